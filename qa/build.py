@@ -1,0 +1,176 @@
+"""Build the index from the corpus: read, chunk, embed (reusing unchanged work), save, publish.
+
+``build_index`` is incremental: vectors and tokens of chunks whose text is unchanged are taken
+from the current generation (keyed by a hash of the text as embedded), so only changed files
+cost model time. A change of model or chunking settings, or an unusable previous index, makes
+it a full rebuild. The new generation is verified by loading it back before ``CURRENT`` moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import text as textmod
+from .chunking import chunk_documents
+from .config import Settings
+from .corpus import Corpus, Skipped, file_hashes, read_corpus
+from .embedding import Embedder, text_key
+from .index import Index, IndexProblem, index_text
+from .store import IndexStore
+
+Progress = Callable[[str, int, int], None]
+
+
+class CorpusEmpty(RuntimeError):
+    """Nothing in the corpus folder could be indexed; the previous index stays in place."""
+
+
+@dataclass
+class BuildReport:
+    """What a build did: file counts by change, chunk counts, skipped files, timing."""
+
+    generation: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+    reused: int = 0
+    full: str = ""  # why the build was a full one ("" when incremental)
+    up_to_date: bool = False  # nothing changed: the current generation was kept
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        kind = f"full build ({self.full})" if self.full else "incremental build"
+        if self.up_to_date:
+            kind = "index up to date"
+        lines = [
+            f"{kind}: {self.generation}",
+            f"files: {len(self.added)} added, {len(self.changed)} changed, "
+            f"{len(self.removed)} removed, {len(self.kept)} kept, {len(self.skipped)} skipped",
+            f"chunks: {self.chunks} ({self.embedded} embedded, {self.reused} reused) "
+            f"in {self.seconds:.2f} s",
+        ]
+        lines += [f"skipped {s}" for s in self.skipped]
+        return "\n".join(lines)
+
+
+def _previous(store: IndexStore) -> tuple[Index | None, str]:
+    try:
+        return store.load(), ""
+    except IndexProblem as exc:
+        return None, str(exc)
+
+
+def _caches(previous: Index | None, embedder: Embedder
+            ) -> tuple[dict[str, np.ndarray], dict[str, tuple[list[str], list[str]]]]:
+    vectors: dict[str, np.ndarray] = {}
+    tokens: dict[str, tuple[list[str], list[str]]] = {}
+    if previous is not None:
+        for c, v, w, b in zip(previous.chunks, previous.vectors, previous.words,
+                              previous.bigrams, strict=True):
+            key = text_key(embedder.prepare(index_text(c)))
+            vectors[key] = v
+            tokens[key] = (w, b)
+        rows = iter(previous.sentence_vectors)
+        for c in previous.chunks:
+            for s, e in c.sentences:
+                vectors[text_key(embedder.prepare(c.text[s - c.start : e - c.start]))] = next(rows)
+    return vectors, tokens
+
+
+def build_index(settings: Settings, embedder: Embedder | None = None,
+                progress: Progress | None = None, wait: bool = True,
+                full: bool = False) -> BuildReport:
+    """Rebuild ``settings.index_dir`` from ``settings.corpus_dir`` and publish it.
+
+    Raises ``CorpusEmpty`` (leaving the previous index serving) when no file can be indexed,
+    and ``BuildBusy`` when ``wait`` is False and another build is running.
+    """
+    started = time.perf_counter()
+    embedder = embedder or Embedder(settings)
+    store = IndexStore(settings)
+    say = progress or (lambda stage, done, total: None)
+    with store.lock(wait=wait, on_wait=lambda: say("waiting for another build", 0, 1)):
+        previous, why = _previous(store)
+        if full:
+            previous, why = None, "asked for"
+        say("reading corpus", 0, 1)
+        hashes = file_hashes(settings.corpus_dir)
+        if previous is not None and hashes == previous.files():
+            say("done", 1, 1)
+            return BuildReport(generation=previous.generation, kept=sorted(hashes),
+                               chunks=len(previous), reused=len(previous), up_to_date=True,
+                               seconds=time.perf_counter() - started)
+        corpus = read_corpus(settings.corpus_dir, settings.max_file_bytes)
+        if not corpus.documents:
+            names = ", ".join(str(s) for s in corpus.skipped) or "no .txt/.md/.html/.pdf files"
+            raise CorpusEmpty(f"nothing to index in {settings.corpus_dir}: {names}")
+        hashes.update(corpus.hashes())
+        old = previous.files() if previous else {}
+        report = BuildReport(generation="", skipped=corpus.skipped, full=why)
+        for source, sha in hashes.items():
+            if source not in old:
+                report.added.append(source)
+            elif old[source] != sha:
+                report.changed.append(source)
+            else:
+                report.kept.append(source)
+        report.removed = sorted(set(old) - set(hashes))
+
+        say("chunking", 0, 1)
+        chunks = chunk_documents(corpus.documents, settings.chunk_size, settings.chunk_overlap)
+        texts = [index_text(c) for c in chunks]
+        vector_cache, token_cache = _caches(previous, embedder)
+        vectors, report.embedded = embedder.encode_cached(
+            texts, vector_cache, lambda d, t: say("embedding", d, t))
+        if not len(vectors):
+            vectors = np.zeros((0, embedder.dimension), dtype=np.float32)
+        report.reused = len(chunks) - report.embedded
+        sentences = [c.text[s - c.start : e - c.start] for c in chunks for s, e in c.sentences]
+        sentence_vectors, _ = embedder.encode_cached(
+            sentences, vector_cache, lambda d, t: say("embedding sentences", d, t))
+        if not len(sentence_vectors):
+            sentence_vectors = np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        say("tokenizing", 0, len(chunks))
+        words, bigrams = [], []
+        for t in texts:
+            w, b = token_cache.get(text_key(embedder.prepare(t))) or (
+                textmod.words(t), textmod.bigrams(t))
+            words.append(w)
+            bigrams.append(b)
+
+        say("saving", 0, 1)
+        folder = store.new_folder()
+        manifest = {
+            **settings.index_params(),
+            "dimension": int(vectors.shape[1]),
+            "ann_threshold": settings.ann_threshold,
+            "generation": folder.name.removesuffix(".tmp"),
+            "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "chunks": len(chunks),
+            "files": _file_records(corpus, hashes),
+        }
+        Index(manifest, chunks, vectors, words, bigrams, sentence_vectors).save(folder)
+        Index.load(folder, settings)  # verify what was written before anyone can see it
+        report.generation = store.publish(folder)
+        report.chunks = len(chunks)
+        report.seconds = time.perf_counter() - started
+        say("done", 1, 1)
+        return report
+
+
+def _file_records(corpus: Corpus, hashes: dict[str, str]) -> dict[str, dict[str, object]]:
+    """Manifest entry of every corpus file: hash, and encoding and size or why it was skipped."""
+    info: dict[str, dict[str, object]] = {
+        d.source: {"encoding": d.encoding, "chars": len(d.text)} for d in corpus.documents}
+    info.update({s.source: {"skipped": s.reason} for s in corpus.skipped})
+    return {s: {"sha256": sha, **info.get(s, {"skipped": "unreadable"})}
+            for s, sha in sorted(hashes.items())}

