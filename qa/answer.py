@@ -11,17 +11,21 @@ questions (see README, "Quality").
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from . import text as textmod
 from .index import Index
-from .retrieve import RRF_K, Hit, Query, Weights, lexical_coverage
+from .retrieve import RRF_K, Hit, Query, Weights
 
 NO_ANSWER = "未找到可靠答案：语料中没有能回答这个问题的内容。以下是最接近的段落（仅供参考，匹配较弱）。"
 #: cosine range over which m3e similarities are spread out (below: unrelated; above: same).
 COS_LOW, COS_HIGH = 0.70, 0.90
+#: answer-sentence scoring: share of the previous sentence's BM25 carried over, bonus for the
+#: kind of answer asked for, penalty per passage rank (tuned on the dev split)
+CARRY, TYPE_BONUS, RANK_PENALTY = 0.0, 0.2, 0.15
 
 
 @dataclass(frozen=True)
@@ -69,24 +73,106 @@ def _cos01(cos: float) -> float:
     return float(np.clip((cos - COS_LOW) / (COS_HIGH - COS_LOW), 0.0, 1.0))
 
 
-def confidence(hit: Hit) -> float:
-    """How sure we are that the top hit answers the question, in [0, 1]."""
-    return 0.5 * _cos01(hit.sentence) + 0.5 * hit.lexical
+_SALIENT = re.compile(r"[a-z0-9][a-z0-9.+%-]*[a-z0-9%+]|[a-z0-9]{2,}")
+_corpus_text: dict[str, str] = {}
 
 
-def best_sentence(index: Index, query: Query, hits: list[Hit]) -> tuple[Hit, tuple[int, int]]:
-    """The hit and absolute (start, end) of the sentence that best answers ``query``."""
+def corpus_text(index: Index) -> str:
+    """The normalised text of every chunk of ``index``, for "is this term in the corpus?"."""
+    key = index.generation or str(id(index))
+    if key not in _corpus_text:
+        _corpus_text.clear()
+        _corpus_text[key] = "\n".join(textmod.normalize(c.text) for c in index.chunks)
+    return _corpus_text[key]
+
+
+def unknown_names(question: str, index: Index) -> float:
+    """1.0 when a Chinese question names a number or Latin term the corpus never mentions
+    ("2024", "gpt-4", "ceo"), else 0.0. Mostly-English questions return 0: their words are not
+    expected in a Chinese corpus."""
+    q = textmod.normalize(question)
+    cjk = sum("\u3400" <= ch <= "\ufaff" for ch in q)
+    if cjk < len(q.replace(" ", "")) / 2:
+        return 0.0
+    text = corpus_text(index)
+    return float(any(t not in text for t in _SALIENT.findall(q)))
+
+
+def features(hits: list[Hit], question: str, index: Index, top_score: float) -> list[float]:
+    """What ``confidence`` weighs: best sentence cosine (scaled), bigram coverage of the top
+    passage, its fused score (scaled), and ``unknown_names``."""
+    top = hits[0]
+    return [_cos01(top.sentence), top.lexical, min(1.0, top.score / top_score),
+            unknown_names(question, index)]
+
+
+#: logistic weights of ``features`` (+ bias), fitted on the dev split by bench/calibrate.py
+CONFIDENCE_WEIGHTS = (0.428, 0.385, -0.216, -1.064, -0.09)
+
+
+def confidence(hits: list[Hit], question: str, index: Index, top_score: float) -> float:
+    """Probability-like score in [0, 1] that the top passage answers the question."""
+    x = features(hits, question, index, top_score)
+    z = CONFIDENCE_WEIGHTS[-1] + sum(w * v for w, v in zip(CONFIDENCE_WEIGHTS, x, strict=False))
+    return float(1.0 / (1.0 + np.exp(-z)))
+
+
+#: What a question asks for, recognised from its wording, and what a sentence answering it holds.
+ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
+    ("time", re.compile(r"什么时候|何时|哪年|哪一年|几月|哪个月|哪天|日期|\bwhen\b|what year|which year"),
+     re.compile(r"\d{4}年|\d{1,2}月|\d{4}-\d{2}|年底|年初|上半年|下半年")),
+    ("share", re.compile(r"比例|百分之|多少%|几成|percent|percentage|\bshare of\b"),
+     re.compile(r"\d+(?:\.\d+)?%|百分之|成")),
+    ("amount", re.compile(r"多少钱|多少美元|多少元|多少资金|金额|估值|市值|成本|花费|开销|营收|收入|利润|"
+                          r"how much|\bcost\b|\bworth\b|valuation|revenue"),
+     re.compile(r"\d[\d.,]*\s*(?:万亿|亿|万|千)?(?:美元|元|人民币)|\d[\d.,]*\s*(?:万亿|亿)")),
+    ("count", re.compile(r"多少|几[家个起次项种款位名条]|how many|number of"),
+     re.compile(r"\d|[一二三四五六七八九十两几]+[家个起次项种款位名条]")),
+    ("reason", re.compile(r"为什么|为何|为啥|原因|怎么会|\bwhy\b"),
+     re.compile(r"因为|由于|为了|需要|亟需|旨在|从而|原因|因此|所以|导致|目的|是.{0,6}的结果")),
+)
+
+
+def expected_type(question: str) -> str | None:
+    """The kind of answer a question asks for (time, share, amount, count, reason) or None."""
+    q = question.lower()
+    for name, asks, _ in ANSWER_TYPES:
+        if asks.search(q):
+            return name
+    return None
+
+
+def type_match(kind: str | None, sentence: str) -> bool:
+    """Whether ``sentence`` holds the kind of answer ``kind`` asks for."""
+    for name, _, holds in ANSWER_TYPES:
+        if name == kind:
+            return bool(holds.search(sentence))
+    return False
+
+
+def best_sentence(index: Index, query: Query, hits: list[Hit],
+                  question: str = "") -> tuple[Hit, tuple[int, int]]:
+    """The hit and absolute (start, end) of the sentence that best answers ``query``.
+
+    A sentence scores by its cosine to the question, its bigram BM25 score (scaled to the best
+    candidate; part of the previous sentence's score carries over, as "同年" leans on the year
+    named there), whether it holds the kind of answer asked for (a number for 多少, a date for
+    哪年), and the rank of its passage.
+    """
+    kind = expected_type(question or query.text)
+    top_bm25 = max((x for h in hits for x in h.sentence_bm25), default=0.0) or 1.0
     best: tuple[float, Hit, tuple[int, int]] | None = None
     for rank, hit in enumerate(hits):
         c = hit.chunk
-        row = int(index.sentence_row[c.id])
+        previous = 0.0
         for j, (s, e) in enumerate(c.sentences):
             sent = c.text[s - c.start : e - c.start]
-            cos = float(index.sentence_vectors[row + j] @ query.vector)
-            lex = lexical_coverage(query.bigrams, textmod.bigrams(sent))
-            score = _cos01(cos) + lex - 0.1 * rank
+            lex = hit.sentence_bm25[j] / top_bm25
+            score = (_cos01(hit.sentence_cos[j]) + lex + CARRY * previous
+                     + (TYPE_BONUS if type_match(kind, sent) else 0.0) - RANK_PENALTY * rank)
             if best is None or score > best[0]:
                 best = (score, hit, (s, e))
+            previous = lex
     assert best is not None
     return best[1], best[2]
 
@@ -94,7 +180,7 @@ def best_sentence(index: Index, query: Query, hits: list[Hit]) -> tuple[Hit, tup
 def make_answer(question: str, index: Index, query: Query, hits: list[Hit],
                 threshold: float, weights: Weights = Weights()) -> Answer:
     """Build the ``Answer`` for ``question`` from its ranked hits."""
-    top_score = (weights.dense + weights.sentence + weights.words + weights.bigrams) / (RRF_K + 1)
+    top_score = weights.total() / (RRF_K + 1)
     passages = [
         Passage(text=h.chunk.text, source=h.chunk.source, start=h.chunk.start, end=h.chunk.end,
                 score=round(min(1.0, h.score / top_score), 4),
@@ -107,10 +193,10 @@ def make_answer(question: str, index: Index, query: Query, hits: list[Hit],
                     generation=index.generation)
     if not hits:
         return answer
-    answer.confidence = round(confidence(hits[0]), 4)
+    answer.confidence = round(confidence(hits, question, index, top_score), 4)
     answer.found = answer.confidence >= threshold
     if answer.found:
-        hit, (s, e) = best_sentence(index, query, hits[:3])
+        hit, (s, e) = best_sentence(index, query, hits[:3], question)
         answer.text = hit.chunk.text[s - hit.chunk.start : e - hit.chunk.start]
         answer.span = (hit.chunk.source, s, e)
     return answer

@@ -20,7 +20,7 @@ from .chunking import chunk_documents
 from .config import Settings
 from .corpus import Corpus, Skipped, file_hashes, read_corpus
 from .embedding import Embedder, text_key
-from .index import Index, IndexProblem, index_text
+from .index import Index, IndexProblem, index_text, read_manifest
 from .store import IndexStore
 
 Progress = Callable[[str, int, int], None]
@@ -69,6 +69,31 @@ def _previous(store: IndexStore) -> tuple[Index | None, str]:
         return None, str(exc)
 
 
+def _previous_files(store: IndexStore, previous: Index | None) -> dict[str, dict[str, object]]:
+    """The manifest's file records of the current generation, even one that cannot be loaded
+    (built with other settings, say), so a full build still reports what changed."""
+    if previous is not None:
+        return dict(previous.manifest["files"])
+    try:
+        return dict(read_manifest(store.current_path())["files"])
+    except IndexProblem:
+        return {}
+
+
+def _diff(report: BuildReport, old: dict[str, dict[str, object]], new: dict[str, str]) -> None:
+    """Sort the indexed files into added / changed / kept / removed against the previous index
+    (files it skipped count as not indexed)."""
+    indexed = {s: f["sha256"] for s, f in old.items() if "skipped" not in f}
+    for source, sha in sorted(new.items()):
+        if source not in indexed:
+            report.added.append(source)
+        elif indexed[source] != sha:
+            report.changed.append(source)
+        else:
+            report.kept.append(source)
+    report.removed = sorted(set(indexed) - set(new))
+
+
 def _caches(previous: Index | None, embedder: Embedder
             ) -> tuple[dict[str, np.ndarray], dict[str, tuple[list[str], list[str]]]]:
     vectors: dict[str, np.ndarray] = {}
@@ -100,30 +125,30 @@ def build_index(settings: Settings, embedder: Embedder | None = None,
     say = progress or (lambda stage, done, total: None)
     with store.lock(wait=wait, on_wait=lambda: say("waiting for another build", 0, 1)):
         previous, why = _previous(store)
+        old_files = _previous_files(store, previous)
         if full:
             previous, why = None, "asked for"
         say("reading corpus", 0, 1)
-        hashes = file_hashes(settings.corpus_dir)
+        hashes = file_hashes(settings.corpus_dir, settings.max_file_bytes)
         if previous is not None and hashes == previous.files():
             say("done", 1, 1)
-            return BuildReport(generation=previous.generation, kept=sorted(hashes),
-                               chunks=len(previous), reused=len(previous), up_to_date=True,
-                               seconds=time.perf_counter() - started)
-        corpus = read_corpus(settings.corpus_dir, settings.max_file_bytes)
+            report = BuildReport(generation=previous.generation, chunks=len(previous),
+                                 reused=len(previous), up_to_date=True)
+            _diff(report, old_files, {s: f["sha256"] for s, f in old_files.items()
+                                      if "skipped" not in f})
+            report.skipped = [Skipped(s, str(f["skipped"])) for s, f in sorted(old_files.items())
+                              if "skipped" in f]
+            report.seconds = time.perf_counter() - started
+            return report
+        corpus = read_corpus(settings.corpus_dir, settings.max_file_bytes,
+                             progress=lambda d, t: say("reading corpus", d, t))
         if not corpus.documents:
             names = ", ".join(str(s) for s in corpus.skipped) or "no .txt/.md/.html/.pdf files"
-            raise CorpusEmpty(f"nothing to index in {settings.corpus_dir}: {names}")
+            raise CorpusEmpty(f"nothing to index in {settings.corpus_dir}: {names}; "
+                              "the previous index (if any) stays in place")
         hashes.update(corpus.hashes())
-        old = previous.files() if previous else {}
         report = BuildReport(generation="", skipped=corpus.skipped, full=why)
-        for source, sha in hashes.items():
-            if source not in old:
-                report.added.append(source)
-            elif old[source] != sha:
-                report.changed.append(source)
-            else:
-                report.kept.append(source)
-        report.removed = sorted(set(old) - set(hashes))
+        _diff(report, old_files, corpus.hashes())
 
         say("chunking", 0, 1)
         chunks = chunk_documents(corpus.documents, settings.chunk_size, settings.chunk_overlap)

@@ -9,14 +9,32 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
+#: Off a terminal, a stage gets a bar only when it has at least this many items (a long build).
+BIG_STAGE = 100
+#: Stages report jumps of work done, so tqdm's rate and remaining time would be noise.
+BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}]"
 
-def _progress_bar():  # type: ignore[no-untyped-def]
-    """A progress callback drawing one tqdm bar per build stage (on stderr)."""
+
+def _progress_bar(stream=None):  # type: ignore[no-untyped-def]
+    """A progress callback drawing one tqdm bar per build stage on ``stream`` (stderr).
+
+    On a terminal every stage is drawn; in a log (stderr not a TTY) only stages of at least
+    ``BIG_STAGE`` items, so long builds of big corpora still show progress. Waiting for another
+    build's lock is always said in plain words.
+    """
     from tqdm import tqdm
 
+    out = stream or sys.stderr
+    tty = out.isatty()
+    try:  # a terminal reporting no size (a bare pty) would get no bar at all
+        size = os.get_terminal_size(out.fileno())
+        ncols, nrows = size.columns or 100, size.lines or 24
+    except (OSError, ValueError, AttributeError):
+        ncols, nrows = 100, 24
     state: dict[str, object] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -25,8 +43,18 @@ def _progress_bar():  # type: ignore[no-untyped-def]
             if bar is not None:
                 bar.close()  # type: ignore[attr-defined]
             state["stage"] = stage
-            state["bar"] = bar = tqdm(total=total, desc=stage, unit="item", leave=False,
-                                      disable=not sys.stderr.isatty() and total < 1000)
+            if stage == "waiting for another build":
+                print("qa build: another build is running; waiting for it to finish",
+                      file=out, flush=True)
+            state["bar"] = bar = tqdm(total=total, desc=stage, leave=False, file=out,
+                                      mininterval=0.1 if tty else 2.0, ncols=ncols, nrows=nrows,
+                                      bar_format=BAR_FORMAT,
+                                      disable=not tty and total < BIG_STAGE)
+        if bar.disable and not tty and total >= BIG_STAGE:  # type: ignore[attr-defined]
+            bar.close()  # type: ignore[attr-defined]  # the stage turned out to be big
+            state["bar"] = bar = tqdm(total=total, desc=stage, leave=False, file=out,
+                                      mininterval=2.0, ncols=ncols, nrows=nrows,
+                                      bar_format=BAR_FORMAT)
         bar.total = total  # type: ignore[attr-defined]
         bar.n = done  # type: ignore[attr-defined]
         bar.refresh()  # type: ignore[attr-defined]
@@ -38,12 +66,17 @@ def _progress_bar():  # type: ignore[no-untyped-def]
 
 def cmd_build(args: argparse.Namespace) -> int:
     from .build import CorpusEmpty
+    from .index import IndexProblem
     from .service import QA
     from .store import BuildBusy
 
     try:
         report = QA().build(full=args.full, progress=_progress_bar(), wait=not args.no_wait)
-    except (CorpusEmpty, BuildBusy) as exc:
+    except BuildBusy as exc:
+        print(f"qa build: not building: {exc} (run without --no-wait to wait for it)",
+              file=sys.stderr)
+        return 1
+    except (CorpusEmpty, IndexProblem, OSError) as exc:
         print(f"qa build: {exc}", file=sys.stderr)
         return 1
     print(report.summary())

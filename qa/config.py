@@ -89,14 +89,14 @@ class Settings:
     model: str = DEFAULT_MODEL
     #: Lowercase text before embedding (m3e's tokenizer is case-sensitive: "OpenAI" -> [UNK]).
     lowercase: bool = True
-    chunk_size: int = 200
-    chunk_overlap: int = 40
+    chunk_size: int = 500
+    chunk_overlap: int = 50
     #: Questions longer than this are refused with ValueError (characters, after cleaning).
     max_question_chars: int = 1000
     #: Files larger than this are skipped with a message (bytes).
     max_file_bytes: int = 20_000_000
     #: Confidence below which an answer is "not found" (see qa.answer.confidence).
-    found_threshold: float = 0.45
+    found_threshold: float = 0.475
     #: Above this many chunks the dense index switches from exact to HNSW search.
     ann_threshold: int = 50_000
     #: How many candidates each retriever hands to fusion.

@@ -9,10 +9,12 @@ joined by a blank line, with each page's start offset kept in ``Document.pages``
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -96,10 +98,12 @@ def list_files(corpus_dir: Path) -> Iterator[tuple[str, Path]]:
 
 
 def decode_text(data: bytes, source: str) -> tuple[str, str]:
-    """Decode bytes as UTF-8 or GB18030, with universal newlines; refuse binary data."""
-    if b"\x00" in data:
+    """Decode bytes as UTF-8 or GB18030 (UTF-16 when it starts with its byte-order mark), with
+    universal newlines; refuse binary data and bytes valid in none of these encodings."""
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if b"\x00" in data and not utf16:
         raise CorpusError(f"{source}: binary data (NUL bytes), not a text file")
-    for encoding in ENCODINGS:
+    for encoding in ("utf-16",) if utf16 else ENCODINGS:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
@@ -108,7 +112,7 @@ def decode_text(data: bytes, source: str) -> tuple[str, str]:
         if len(_CONTROL.findall(text)) > max(2, len(text) // 100):
             raise CorpusError(f"{source}: looks binary (control characters), not a text file")
         return text, encoding
-    raise CorpusError(f"{source}: not valid UTF-8 or GB18030/GBK text")
+    raise CorpusError(f"{source}: not valid {'UTF-16' if utf16 else 'UTF-8 or GB18030/GBK'} text")
 
 
 class _TextOfHTML(HTMLParser):
@@ -157,8 +161,10 @@ def pdf_to_text(data: bytes, source: str) -> tuple[str, tuple[int, ...]]:
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+    except PdfReadError as exc:
         raise CorpusError(f"{source}: unreadable PDF ({exc})") from None
+    except Exception as exc:  # pypdf on malformed input can raise almost anything
+        raise CorpusError(f"{source}: unreadable PDF ({type(exc).__name__}: {exc})") from None
     text, starts = "", []
     for page in pages:
         starts.append(len(text))
@@ -166,23 +172,41 @@ def pdf_to_text(data: bytes, source: str) -> tuple[str, tuple[int, ...]]:
     return text, tuple(starts)
 
 
+def _resolve(corpus_dir: Path, source: str) -> tuple[Path, os.stat_result]:
+    """The real path of a corpus file and its stat; ``CorpusError`` if it must not be read."""
+    path = corpus_dir / source
+    try:
+        real = path.resolve(strict=True)
+        if not real.is_relative_to(corpus_dir.resolve()):
+            raise CorpusError(f"{source}: symlink to {real}, outside the corpus folder")
+        st = real.stat()
+    except FileNotFoundError:
+        raise CorpusError(f"{source}: disappeared while reading") from None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise CorpusError(f"{source}: cannot read ({getattr(exc, 'strerror', None) or exc})"
+                          ) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise CorpusError(f"{source}: not a regular file")
+    return real, st
+
+
 def read_document(corpus_dir: Path, source: str, max_bytes: int) -> Document:
     """Read one corpus file; raise ``CorpusError`` naming the file if it cannot be used."""
     path = corpus_dir / source
-    root = corpus_dir.resolve()
+    real, st = _resolve(corpus_dir, source)
+    if st.st_size > max_bytes:
+        raise CorpusError(f"{source}: {st.st_size:,} bytes, over the {max_bytes:,}-byte limit "
+                          "(QA_MAX_FILE_BYTES)")
     try:
-        real = path.resolve(strict=True)
-        if not real.is_relative_to(root):
-            raise CorpusError(f"{source}: symlink to {real}, outside the corpus folder")
-        size = real.stat().st_size
-        if size > max_bytes:
-            raise CorpusError(f"{source}: {size:,} bytes, over the {max_bytes:,}-byte limit "
-                              "(QA_MAX_FILE_BYTES)")
-        data = real.read_bytes()
+        with real.open("rb") as f:
+            data = f.read(max_bytes + 1)
     except FileNotFoundError:
         raise CorpusError(f"{source}: disappeared while reading") from None
     except OSError as exc:
         raise CorpusError(f"{source}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise CorpusError(f"{source}: grew over the {max_bytes:,}-byte limit while reading "
+                          "(QA_MAX_FILE_BYTES)")
     if not data.strip():
         raise CorpusError(f"{source}: empty file")
     suffix = path.suffix.lower()
@@ -200,20 +224,24 @@ def read_document(corpus_dir: Path, source: str, max_bytes: int) -> Document:
 
 
 def read_corpus(corpus_dir: Path, max_bytes: int = 20_000_000,
-                only: set[str] | None = None) -> Corpus:
+                only: set[str] | None = None,
+                progress: Callable[[int, int], None] | None = None) -> Corpus:
     """Read every supported file under ``corpus_dir`` (or just the sources in ``only``).
 
     A file that cannot be read is recorded in ``Corpus.skipped`` with its reason; it never
-    stops the others.
+    stops the others. ``progress(done, total)`` is called before each file and at the end.
     """
     corpus = Corpus()
-    for source, _ in list_files(corpus_dir):
-        if only is not None and source not in only:
-            continue
+    sources = [s for s, _ in list_files(corpus_dir) if only is None or s in only]
+    for done, source in enumerate(sources):
+        if progress:
+            progress(done, len(sources))
         try:
             corpus.documents.append(read_document(corpus_dir, source, max_bytes))
         except CorpusError as exc:
             corpus.skipped.append(Skipped(source, str(exc).split(": ", 1)[-1]))
+    if progress:
+        progress(len(sources), len(sources))
     return corpus
 
 
@@ -229,12 +257,33 @@ def stat_signature(corpus_dir: Path) -> dict[str, tuple[int, int]]:
     return sig
 
 
-def file_hashes(corpus_dir: Path) -> dict[str, str]:
-    """``{source: sha256}`` of the raw bytes of every candidate file (readable or not)."""
+def _sha256_path(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_hashes(corpus_dir: Path, max_bytes: int | None = None) -> dict[str, str]:
+    """``{source: sha256}`` of the raw bytes of every candidate file (readable or not).
+
+    Files that are never read are not hashed either: a symlink out of the corpus, a FIFO or
+    device, or a file over ``max_bytes`` gets a marker built from what ``stat`` says instead,
+    so it still shows up as changed when it changes.
+    """
     hashes: dict[str, str] = {}
     for source, path in list_files(corpus_dir):
         try:
-            hashes[source] = sha256_bytes(path.read_bytes())
+            real, st = _resolve(corpus_dir, source)
+            if max_bytes is not None and st.st_size > max_bytes:
+                hashes[source] = f"oversize:{st.st_size}:{st.st_mtime_ns}"
+            else:
+                hashes[source] = _sha256_path(real)
+        except CorpusError as exc:
+            if not os.path.lexists(path):  # gone since it was listed
+                continue
+            hashes[source] = "unreadable:" + sha256_bytes(str(exc).encode("utf-8"))[:16]
         except OSError:
             continue
     return hashes

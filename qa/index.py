@@ -4,7 +4,8 @@ One ``Index`` is one immutable generation: ``Index.create`` makes it from chunks
 ``save`` writes it to a folder, ``load`` reads and verifies it. Nothing is pickled: chunk
 records and tokens are JSON Lines, vectors a ``.npy`` read with ``allow_pickle=False``, the
 dense index FAISS's own format. ``load`` checks the manifest against the current settings and
-the files against each other, and raises ``IndexError_`` subclasses with a clear message.
+the files against each other, and raises ``IndexProblem`` subclasses with a clear message;
+``spot_check`` re-embeds a few chunks to catch vectors that do not belong to their records.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import text as textmod
 from .chunking import Chunk
-from .config import Settings
+from .config import INDEX_FORMAT, Settings
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
@@ -110,6 +113,9 @@ class Index:
         #: row of each chunk's first sentence in ``sentence_vectors``
         self.sentence_row = np.cumsum([0] + [len(c.sentences) for c in self.chunks])
         self.not_body = np.array([c.kind != "body" for c in self.chunks], dtype=bool)
+        #: BM25 over single sentences (character bigrams): the "retrieve small" lexical signal
+        self.bm25_sentences = _bm25([textmod.bigrams(c.text[s - c.start : e - c.start])
+                                     for c in self.chunks for s, e in c.sentences])
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -131,11 +137,14 @@ class Index:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def bm25_scores(self, which: str, tokens: list[str]) -> np.ndarray:
-        """BM25 score of every chunk for the query tokens (``which``: words | bigrams)."""
-        retriever = self.bm25_words if which == "words" else self.bm25_bigrams
-        if not tokens or not self.chunks:
-            return np.zeros(len(self.chunks), dtype=np.float32)
-        return np.asarray(retriever.get_scores(list(tokens)), dtype=np.float32)[: len(self.chunks)]
+        """BM25 score of every chunk (``which``: words | bigrams) or of every sentence
+        (``which``: sentences, bigram tokens) for the query tokens."""
+        retriever = {"words": self.bm25_words, "bigrams": self.bm25_bigrams,
+                     "sentences": self.bm25_sentences}[which]
+        size = len(self.sentence_vectors) if which == "sentences" else len(self.chunks)
+        if not tokens or not size:
+            return np.zeros(size, dtype=np.float32)
+        return np.asarray(retriever.get_scores(list(tokens)), dtype=np.float32)[:size]
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -170,9 +179,13 @@ class Index:
         check_compatible(manifest, settings)
         for name in DATA_FILES:
             path = folder / name
-            if not path.is_file():
-                raise IndexCorrupt(f"{path} is missing")
-            if _sha256_file(path) != manifest.get("checksums", {}).get(name):
+            try:
+                digest = _sha256_file(path)
+            except FileNotFoundError:
+                raise IndexCorrupt(f"{path} is missing") from None
+            except OSError as exc:
+                raise IndexCorrupt(f"{path} cannot be read ({exc.strerror or exc})") from None
+            if digest != manifest["checksums"].get(name):
                 raise IndexCorrupt(f"{path} does not match its checksum in the manifest "
                                    "(truncated or modified)")
         try:
@@ -184,7 +197,10 @@ class Index:
             dense = faiss.read_index(str(folder / DENSE))
         except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
             raise IndexCorrupt(f"{folder}: unreadable index files ({exc})") from None
-        n, dim = len(chunks), int(manifest["dimension"])
+        n, dim = len(chunks), manifest["dimension"]
+        if manifest.get("chunks", n) != n:
+            raise IndexCorrupt(f"{folder}: {n} chunk records, the manifest says "
+                               f"{manifest.get('chunks')}")
         if vectors.dtype != np.float32 or vectors.ndim != 2 or vectors.shape[0] != n \
                 or (n and vectors.shape[1] != dim):
             raise IndexCorrupt(f"{folder}: {vectors.shape} vectors for {n} chunks of dim {dim}")
@@ -200,6 +216,7 @@ class Index:
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of one generation, checked for shape (``IndexCorrupt`` if it is broken)."""
     path = folder / MANIFEST
     if not path.is_file():
         raise IndexMissing(f"no index at {folder} (run `qa build`)")
@@ -207,9 +224,21 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(manifest, dict):
             raise ValueError("not a JSON object")
-        for key in ("format", "model", "dimension", "files", "checksums"):
-            manifest[key]
-    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+        if manifest.get("format") != INDEX_FORMAT:
+            raise IndexMismatch(f"{path}: index format {manifest.get('format')!r}, this qa "
+                                f"reads format {INDEX_FORMAT}: rebuild needed")
+        for key, kind in (("format", int), ("model", str), ("dimension", int), ("files", dict),
+                          ("checksums", dict)):
+            if not isinstance(manifest[key], kind) or isinstance(manifest[key], bool):
+                raise ValueError(f"{key!r} is not a {kind.__name__}")
+        if manifest["dimension"] <= 0:
+            raise ValueError("'dimension' is not positive")
+        if not all(isinstance(f, dict) and isinstance(f.get("sha256"), str)
+                   for f in manifest["files"].values()):
+            raise ValueError("a 'files' record has no sha256")
+    except KeyError as exc:
+        raise IndexCorrupt(f"{path} is broken (no {exc} in it)") from None
+    except (ValueError, OSError) as exc:  # UnicodeDecodeError and JSONDecodeError included
         raise IndexCorrupt(f"{path} is broken ({exc})") from None
     return manifest
 
@@ -235,4 +264,41 @@ def _read_records(folder: Path) -> tuple[list[Chunk], list[list[str]], list[list
                 bigrams.append(rec["b"])
     if len(bigrams) != len(chunks) or any(c.id != i for i, c in enumerate(chunks)):
         raise IndexCorrupt(f"{folder}: chunk records and tokens do not line up")
+    for c in chunks:
+        if not (0 <= c.start <= c.end and c.end - c.start == len(c.text)) or any(
+                not c.start <= s <= e <= c.end for s, e in c.sentences):
+            raise IndexCorrupt(f"{folder}: chunk {c.id} of {c.source} has offsets that do not "
+                               "fit its text")
     return chunks, words, bigrams
+
+
+def spot_check(index: Index, encode: Callable[[Sequence[str]], np.ndarray],
+               samples: int = 4, min_cosine: float = 0.98) -> None:
+    """Re-embed a few chunks and sentences and compare with the stored vectors.
+
+    Catches vectors that do not belong to their chunk records, or that another model made
+    under the same name, which no checksum can see. Raises ``IndexMismatch`` for a dimension
+    change and ``IndexCorrupt`` when a vector is off.
+    """
+    n = len(index.chunks)
+    if not n:
+        return
+    picks = sorted({round(i * (n - 1) / max(1, samples - 1)) for i in range(samples)})
+    texts = [index_text(index.chunks[i]) for i in picks]
+    stored = [index.vectors[i] for i in picks]
+    for i in picks[:2]:
+        c = index.chunks[i]
+        if c.sentences:
+            s, e = c.sentences[-1]
+            texts.append(c.text[s - c.start : e - c.start])
+            stored.append(index.sentence_vectors[int(index.sentence_row[i]) + len(c.sentences) - 1])
+    fresh = encode(texts)
+    if fresh.shape[1] != index.vectors.shape[1]:
+        raise IndexMismatch(f"the model makes {fresh.shape[1]}-dimensional vectors, the index "
+                            f"holds {index.vectors.shape[1]}: rebuild needed")
+    cosines = np.sum(fresh * np.asarray(stored), axis=1)
+    if float(cosines.min()) < min_cosine:
+        where = index.path or "the index"
+        raise IndexCorrupt(f"{where}: stored vectors do not match their chunks as the model "
+                           f"embeds them now (cosine {float(cosines.min()):.3f}): built by "
+                           "another model, or records and vectors mixed up")

@@ -28,7 +28,12 @@ class Weights:
     sentence: float = 1.0
     words: float = 1.0
     bigrams: float = 1.0
+    sentence_bigrams: float = 1.0
     meta: float = 0.5
+
+    def total(self) -> float:
+        """The fused score of a chunk ranked first by every retriever."""
+        return self.dense + self.sentence + self.words + self.bigrams + self.sentence_bigrams
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,18 @@ class Hit:
     sentence: float  # best sentence cosine in the chunk
     best_sentence: int  # index into chunk.sentences of that sentence
     lexical: float  # share of the query's bigrams found in the chunk (0..1)
+    sentence_cos: tuple[float, ...] = ()  # cosine of each of the chunk's sentences
+    sentence_bm25: tuple[float, ...] = ()  # bigram BM25 of each of the chunk's sentences
 
 
-def make_query(text: str, vector: np.ndarray) -> Query:
-    return Query(text, vector, textmod.words(text), textmod.bigrams(text))
+def make_query(text: str, vector: np.ndarray, focus: str | None = None) -> Query:
+    """Prepare ``text`` for search; the tokens of ``focus`` (the newest question of a
+    follow-up, when ``text`` also holds the earlier one) count twice for BM25."""
+    words, bigrams = textmod.words(text), textmod.bigrams(text)
+    if focus:
+        words += textmod.words(focus)
+        bigrams += textmod.bigrams(focus)
+    return Query(text, vector, words, bigrams)
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
@@ -94,12 +107,17 @@ def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> 
     has = np.diff(rows) > 0
     if has.any():
         sentence[has] = np.maximum.reduceat(sent_scores, rows[:-1][has])
+    sent_lex = index.bm25_scores("sentences", query.bigrams)
+    sentence_bigrams = np.zeros(n, dtype=np.float32)
+    if has.any():
+        sentence_bigrams[has] = np.maximum.reduceat(sent_lex, rows[:-1][has])
     words = index.bm25_scores("words", query.words)
     bigrams = index.bm25_scores("bigrams", query.bigrams)
 
     fused = np.zeros(n, dtype=np.float64)
     for w, scores in ((weights.dense, dense + 1.0), (weights.sentence, sentence + 1.0),
-                      (weights.words, words), (weights.bigrams, bigrams)):
+                      (weights.words, words), (weights.bigrams, bigrams),
+                      (weights.sentence_bigrams, sentence_bigrams)):
         if w:
             fused += w / (RRF_K + 1 + _ranks(scores))
     fused[index.not_body] *= weights.meta
@@ -108,6 +126,8 @@ def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> 
         Hit(chunk=index.chunks[i], score=float(fused[i]), dense=float(dense[i]),
             sentence=float(sentence[i]),
             best_sentence=int(np.argmax(sent_scores[rows[i] : rows[i + 1]])) if has[i] else 0,
-            lexical=lexical_coverage(query.bigrams, index.bigrams[i]))
+            lexical=lexical_coverage(query.bigrams, index.bigrams[i]),
+            sentence_cos=tuple(float(x) for x in sent_scores[rows[i] : rows[i + 1]]),
+            sentence_bm25=tuple(float(x) for x in sent_lex[rows[i] : rows[i + 1]]))
         for i in top
     ]

@@ -16,12 +16,13 @@ import threading
 from collections.abc import Sequence
 
 from .answer import Answer, make_answer
-from .build import BuildReport, Progress, build_index
+from .build import BuildReport, CorpusEmpty, Progress, build_index
 from .config import Settings
 from .corpus import file_hashes, stat_signature
 from .embedding import Embedder
 from .followup import contextualize
-from .index import Index, IndexProblem
+from .glossary import expand
+from .index import Index, IndexProblem, spot_check
 from .retrieve import Weights, make_query, search
 from .store import IndexStore
 
@@ -49,25 +50,33 @@ def clean_question(question: object, limit: int) -> str:
 class QA:
     """Questions in, cited ``Answer``s out, over the index of one corpus folder."""
 
-    def __init__(self, settings: Settings | None = None, weights: Weights = Weights()) -> None:
+    def __init__(self, settings: Settings | None = None, weights: Weights = Weights(),
+                 embedder: Embedder | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.weights = weights
-        self.embedder = Embedder(self.settings)
+        self.embedder = embedder or Embedder(self.settings)
         self.store = IndexStore(self.settings)
         self._index: Index | None = None
         self._signature: dict[str, tuple[int, int]] | None = None
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards _index and _signature
+        self._loading = threading.Lock()  # one thread loads or rebuilds at a time
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def build(self, full: bool = False, progress: Progress | None = None,
               wait: bool = True) -> BuildReport:
-        """Rebuild the index from the corpus (incrementally unless ``full``) and serve it."""
+        """Rebuild the index from the corpus (incrementally unless ``full``) and serve it.
+
+        Questions asked meanwhile are answered from the index already in memory; the new one
+        is swapped in when it is published and loaded.
+        """
+        signature = stat_signature(self.settings.corpus_dir)
         report = build_index(self.settings, self.embedder, progress, wait=wait, full=full)
         log.info("index built: %s", report.summary().replace("\n", "; "))
+        index = self.store.load()
         with self._lock:
-            self._index = self.store.load()
-            self._signature = stat_signature(self.settings.corpus_dir)
+            self._index = index
+            self._signature = signature if index.generation == report.generation else None
         return report
 
     @property
@@ -76,36 +85,67 @@ class QA:
         return self.refresh()
 
     def refresh(self) -> Index:
-        """Return the index to answer from, after making sure it is current."""
-        with self._lock:
-            current = self._index
-            if current is None or self.store.current_name() != current.generation:
-                current = self._load_or_build()
-            if self._corpus_changed(current):
-                log.warning("corpus in %s changed since the index was built: rebuilding",
-                            self.settings.corpus_dir)
-                self.build()
-                current = self._index
-            assert current is not None
-            return current
+        """Return the index to answer from, after making sure it is current.
 
-    def _load_or_build(self) -> Index:
+        Cheap when nothing moved: one read of ``CURRENT`` and a ``stat`` of the corpus files.
+        A generation published by another process is loaded; a missing, corrupt or mismatched
+        index is rebuilt (logged); a changed corpus is rebuilt incrementally. While one thread
+        loads or rebuilds, the others keep answering from the index in memory, if there is one.
+        """
+        current = self._index
+        if current is None or self.store.current_name() != current.generation:
+            current = self._load_or_build(current)
+        if self._corpus_changed(current):
+            log.warning("corpus in %s changed since the index was built: rebuilding",
+                        self.settings.corpus_dir)
+            try:
+                self.build()
+            except CorpusEmpty as exc:
+                log.error("%s", exc)
+            current = self._index or current
+        return current
+
+    def _load_or_build(self, serving: Index | None) -> Index:
+        """Load the generation ``CURRENT`` names, or build one if it cannot be used.
+
+        One thread does the work; with an index already serving, the others do not wait.
+        """
+        if not self._loading.acquire(blocking=serving is None):
+            return serving  # type: ignore[return-value]  # another thread is loading
         try:
-            self._index = self.store.load()
-        except IndexProblem as exc:
-            log.warning("%s: building the index", exc)
-            self.build()
-        self._signature = None
-        assert self._index is not None
-        return self._index
+            current = self._index
+            if current is not None and self.store.current_name() == current.generation:
+                return current  # loaded by another thread meanwhile
+            try:
+                index = self.store.load()
+                spot_check(index, self.embedder.encode)
+            except IndexProblem as exc:
+                log.warning("%s: rebuilding the index", exc)
+                try:
+                    self.build()
+                except CorpusEmpty as empty:
+                    if current is None:
+                        raise
+                    log.error("%s", empty)
+                    return current
+                assert self._index is not None
+                return self._index
+            with self._lock:
+                self._index, self._signature = index, None
+            return index
+        finally:
+            self._loading.release()
 
     def _corpus_changed(self, index: Index) -> bool:
+        """Whether the corpus differs from what ``index`` was built from (by content hash,
+        checked only when a file's size or time moved; each change is reported once)."""
         signature = stat_signature(self.settings.corpus_dir)
-        if signature == self._signature:
-            return False
-        changed = file_hashes(self.settings.corpus_dir) != index.files()
-        self._signature = signature
-        return changed
+        with self._lock:
+            if signature == self._signature:
+                return False
+            self._signature = signature
+        return file_hashes(self.settings.corpus_dir, self.settings.max_file_bytes) \
+            != index.files()
 
     # -- questions -----------------------------------------------------------------------
 
@@ -122,7 +162,8 @@ class QA:
         earlier = [clean_question(h, self.settings.max_question_chars)
                    for h in (history or []) if isinstance(h, str) and h.strip()]
         index = self.refresh()
-        query_text = contextualize(text, earlier)
-        query = make_query(query_text, self.embedder.encode([query_text])[0])
+        query_text = expand(contextualize(text, earlier))
+        focus = expand(text) if len(query_text) > len(expand(text)) else None
+        query = make_query(query_text, self.embedder.encode([query_text])[0], focus)
         hits = search(index, query, k, self.weights)
         return make_answer(text, index, query, hits, self.settings.found_threshold, self.weights)

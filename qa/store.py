@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .config import Settings
-from .index import Index, IndexMissing
+from .index import Index, IndexMissing, IndexProblem
 
 POINTER = "CURRENT"
 LOCK = ".lock"
@@ -55,7 +55,18 @@ class IndexStore:
         return self.root / name
 
     def load(self) -> Index:
-        """Load and verify the current generation (``IndexProblem`` if it cannot be used)."""
+        """Load and verify the current generation (``IndexProblem`` if it cannot be used).
+
+        A generation can be swept by another process's build while it is being read (once two
+        newer ones exist); then ``CURRENT`` has moved on, and the new current one is loaded.
+        """
+        for _ in range(5):
+            name = self.current_name()
+            try:
+                return Index.load(self.current_path(), self.settings)
+            except IndexProblem:
+                if self.current_name() == name:
+                    raise
         return Index.load(self.current_path(), self.settings)
 
     @contextmanager
@@ -80,7 +91,9 @@ class IndexStore:
     def new_folder(self) -> Path:
         """A fresh folder for a generation being built (call with the lock held)."""
         self.sweep()
-        name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9:09d}.tmp"
+        now = time.time_ns()  # one reading, so names sort in build order
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now // 10**9))
+        name = f"gen-{stamp}-{now % 10**9:09d}.tmp"
         path = self.root / name
         path.mkdir(parents=True)
         return path
