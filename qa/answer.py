@@ -26,6 +26,9 @@ COS_LOW, COS_HIGH = 0.70, 0.90
 #: answer-sentence scoring: share of the previous sentence's BM25 carried over, bonus for the
 #: kind of answer asked for, penalty per passage rank (tuned on the dev split)
 CARRY, TYPE_BONUS, RANK_PENALTY = 0.0, 0.2, 0.15
+#: "first" questions take the earliest sentence scoring within this margin of the best
+FIRST_MARGIN = 0.5
+_FIRST = re.compile(r"第一次|首次|最早|最初|头一回|头一次|起初|\bfirst\b|\bearliest\b|\binitial")
 
 
 @dataclass(frozen=True)
@@ -160,21 +163,30 @@ def best_sentence(index: Index, query: Query, hits: list[Hit],
     哪年), and the rank of its passage.
     """
     kind = expected_type(question or query.text)
+    first = bool(_FIRST.search((question or query.text).lower()))
     top_bm25 = max((x for h in hits for x in h.sentence_bm25), default=0.0) or 1.0
-    best: tuple[float, Hit, tuple[int, int]] | None = None
+    scored: list[tuple[float, int, Hit, tuple[int, int], bool]] = []
     for rank, hit in enumerate(hits):
         c = hit.chunk
         previous = 0.0
         for j, (s, e) in enumerate(c.sentences):
-            sent = c.text[s - c.start : e - c.start]
+            typed = type_match(kind, c.text[s - c.start : e - c.start])
             lex = hit.sentence_bm25[j] / top_bm25
             score = (_cos01(hit.sentence_cos[j]) + lex + CARRY * previous
-                     + (TYPE_BONUS if type_match(kind, sent) else 0.0) - RANK_PENALTY * rank)
-            if best is None or score > best[0]:
-                best = (score, hit, (s, e))
+                     + (TYPE_BONUS if typed else 0.0) - RANK_PENALTY * rank)
+            scored.append((score, rank, hit, (s, e), typed))
             previous = lex
-    assert best is not None
-    return best[1], best[2]
+    if not scored:
+        raise ValueError("no sentences to choose from")
+    if first:  # "第一次/首次/first": the earliest good sentence of the top passage
+        best_score = max(x[0] for x in scored)
+        early = [x for x in scored if x[1] == 0 and x[0] >= best_score - FIRST_MARGIN
+                 and (x[4] or kind is None)]
+        if early:
+            pick = min(early, key=lambda x: x[3][0])
+            return pick[2], pick[3]
+    pick = max(scored, key=lambda x: x[0])
+    return pick[2], pick[3]
 
 
 def make_answer(question: str, index: Index, query: Query, hits: list[Hit],
