@@ -148,7 +148,8 @@ def systems(settings: Settings, compare: bool) -> dict[str, Asker]:
     out: dict[str, Asker] = {"qa (hybrid)": lambda q, k, h: ours.ask(q, k=k, history=h)}
     if compare:
         for name, w in (("bm25 only", Weights(dense=0, sentence=0)),
-                        ("dense only", Weights(sentence=0, words=0, bigrams=0))):
+                        ("dense only", Weights(sentence=0, words=0, bigrams=0,
+                                               sentence_bigrams=0))):
             other = QA(settings, weights=w)
             other.embedder = ours.embedder
             out[name] = lambda q, k, h, o=other: o.ask(q, k=k, history=h)
