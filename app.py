@@ -26,8 +26,17 @@ EXAMPLES = [
 log = logging.getLogger("qa.app")
 
 
+def _message_text(content: Any) -> str:
+    """The text of a chat message; Gradio 6 may hand back a list of {"type", "text"} parts."""
+    if isinstance(content, list):
+        return "".join(_message_text(part) for part in content)
+    if isinstance(content, dict):
+        return str(content.get("text", "")) if content.get("type", "text") == "text" else ""
+    return "" if content is None else str(content)
+
+
 def _earlier_questions(history: list[dict[str, Any]]) -> list[str]:
-    return [unescape(str(m.get("content", ""))) for m in history
+    return [unescape(_message_text(m.get("content"))) for m in history
             if isinstance(m, dict) and m.get("role") == "user"][-5:]
 
 

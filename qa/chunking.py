@@ -121,15 +121,19 @@ def split_span(text: str, start: int, end: int, chunk_size: int,
     if end - start <= chunk_size:
         yield start, end
         return
-    cursor = start
+    prev_start, prev_end = start - 1, start
     for piece in _splitter(chunk_size, chunk_overlap).split_text(text[start:end]):
-        at = text.find(piece, cursor, end)
-        if at < 0:  # the splitter must return substrings; fall back to a plain search
-            at = text.find(piece, start, end)
+        # a piece starts after the previous one, overlapping it by at most chunk_overlap;
+        # searching from there keeps a repeated phrase from matching too early
+        at = -1
+        for cursor in (max(prev_start + 1, prev_end - chunk_overlap), prev_start + 1, start):
+            at = text.find(piece, cursor, end)
+            if at >= 0:
+                break
         if at < 0:
             raise AssertionError(f"splitter returned text not in the document: {piece[:30]!r}")
         yield at, at + len(piece)
-        cursor = at + 1
+        prev_start, prev_end = at, at + len(piece)
 
 
 def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int,

@@ -13,7 +13,8 @@ import re
 
 from .answer import Answer
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+#: Markdown punctuation to backslash-escape; ``<``/``>``/``&`` are left to ``html.escape``
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 
 
 def escape(text: str) -> str:
