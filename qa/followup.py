@@ -16,15 +16,19 @@ from . import text as textmod
 _LEANING = re.compile(
     r"^(那|那么|那个|那些|那它|它|它们|它的|他|他们|她|其|这|这个|这些|该|此|还有|另外|再|又|"
     r"然后|and|what about|how about|and what|it|its|they|their|that|this|those)"
+    r"|^.{0,6}?[又还再](?:[加投涨跌降花推有])"
     r"|^第[一二三四五六七八九十两\d]+(条|个|点|项|次|轮|是)|呢[?？]?$|[?？]?\s*then[?？]?$",
     re.IGNORECASE)
-SHORT = 8  # content bigrams: a question with fewer than this is probably a follow-up
+SHORT = 5  # distinct content bigrams: a question with fewer than this is probably a follow-up
 
 
 def is_followup(question: str) -> bool:
     """Whether ``question`` probably leans on the conversation before it."""
     q = question.strip()
-    return bool(_LEANING.search(q)) or len(set(textmod.bigrams(q))) < SHORT // 2
+    if _LEANING.search(q):
+        return True
+    cjk = sum("\u3400" <= ch <= "\ufaff" for ch in q)
+    return cjk * 2 >= len(q.replace(" ", "")) and len(set(textmod.bigrams(q))) < SHORT
 
 
 def contextualize(question: str, history: list[str]) -> str:

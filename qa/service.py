@@ -20,7 +20,7 @@ from .build import BuildReport, CorpusEmpty, Progress, build_index
 from .config import Settings
 from .corpus import file_hashes, stat_signature
 from .embedding import Embedder
-from .followup import contextualize
+from .followup import is_followup
 from .glossary import expand
 from .index import Index, IndexProblem, spot_check
 from .retrieve import Weights, make_query, search
@@ -77,6 +77,7 @@ class QA:
         with self._lock:
             self._index = index
             self._signature = signature if index.generation == report.generation else None
+        log.info("serving index generation %s (%d chunks)", index.generation, len(index))
         return report
 
     @property
@@ -121,8 +122,8 @@ class QA:
                 spot_check(index, self.embedder.encode)
             except IndexProblem as exc:
                 log.warning("%s: rebuilding the index", exc)
-                try:
-                    self.build()
+                try:  # full: the damaged generation must not be trusted as a cache
+                    self.build(full=True)
                 except CorpusEmpty as empty:
                     if current is None:
                         raise
@@ -132,6 +133,7 @@ class QA:
                 return self._index
             with self._lock:
                 self._index, self._signature = index, None
+            log.info("serving index generation %s (%d chunks)", index.generation, len(index))
             return index
         finally:
             self._loading.release()
@@ -162,8 +164,20 @@ class QA:
         earlier = [clean_question(h, self.settings.max_question_chars)
                    for h in (history or []) if isinstance(h, str) and h.strip()]
         index = self.refresh()
-        query_text = expand(contextualize(text, earlier))
-        focus = expand(text) if len(query_text) > len(expand(text)) else None
+        if earlier and is_followup(text):
+            return self._answer(index, text, k, f"{earlier[-1]} {text}")
+        answer = self._answer(index, text, k)
+        if earlier and not answer.found:  # maybe it leans on the conversation after all
+            other = self._answer(index, text, k, f"{earlier[-1]} {text}")
+            if other.confidence > answer.confidence:
+                return other
+        return answer
+
+    def _answer(self, index: Index, text: str, k: int, in_context: str | None = None) -> Answer:
+        """Search for ``text`` (or for ``in_context``, the question with the one before it,
+        counting the new question's words twice) and build the answer."""
+        query_text = expand(in_context or text)
+        focus = expand(text) if in_context else None
         query = make_query(query_text, self.embedder.encode([query_text])[0], focus)
         hits = search(index, query, k, self.weights)
         return make_answer(text, index, query, hits, self.settings.found_threshold, self.weights)
