@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import features
+from qa.answer import best_sentence, features
 from qa.evaluate import DEFAULT_QUESTIONS, load_questions
 from qa.followup import contextualize
 from qa.glossary import expand
@@ -50,7 +50,9 @@ def main() -> None:
         focus = expand(text) if len(query_text) > len(expand(text)) else None
         query = make_query(query_text, engine.embedder.encode([query_text])[0], focus)
         hits = search(index, query, 3, engine.weights)
-        xs.append(features(hits, text, index, engine.weights.total() / 61))
+        hit, (s, e) = best_sentence(index, query, hits, text)
+        sentence = hit.chunk.text[s - hit.chunk.start : e - hit.chunk.start]
+        xs.append(features(hits, text, index, engine.weights.total() / 61, sentence))
         ys.append(1.0 if r["answers"] else 0.0)
         splits.append(r["split"])
     x, y, split = np.array(xs), np.array(ys), np.array(splits)

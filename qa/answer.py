@@ -101,21 +101,28 @@ def unknown_names(question: str, index: Index) -> float:
     return float(any(t not in text for t in _SALIENT.findall(q)))
 
 
-def features(hits: list[Hit], question: str, index: Index, top_score: float) -> list[float]:
+def features(hits: list[Hit], question: str, index: Index, top_score: float,
+             sentence: str) -> list[float]:
     """What ``confidence`` weighs: best sentence cosine (scaled), bigram coverage of the top
-    passage, its fused score (scaled), and ``unknown_names``."""
+    passage, its fused score (scaled), ``unknown_names``, and whether the chosen answer
+    ``sentence`` holds the kind of fact asked for (a date for 哪年, a number for 多少; always
+    1 for other questions)."""
     top = hits[0]
+    kind = expected_type(question)
+    typed = kind in (None, "reason") or type_match(kind, sentence)
     return [_cos01(top.sentence), top.lexical, min(1.0, top.score / top_score),
-            unknown_names(question, index)]
+            unknown_names(question, index), float(typed)]
 
 
 #: logistic weights of ``features`` (+ bias), fitted on the dev split by bench/calibrate.py
-CONFIDENCE_WEIGHTS = (0.428, 0.385, -0.216, -1.064, -0.09)
+CONFIDENCE_WEIGHTS = (1.096, 0.808, 0.04, -1.001, 1.571, -2.13)
 
 
-def confidence(hits: list[Hit], question: str, index: Index, top_score: float) -> float:
-    """Probability-like score in [0, 1] that the top passage answers the question."""
-    x = features(hits, question, index, top_score)
+def confidence(hits: list[Hit], question: str, index: Index, top_score: float,
+               sentence: str) -> float:
+    """Probability-like score in [0, 1] that ``sentence`` of the top passages answers the
+    question (see ``features``)."""
+    x = features(hits, question, index, top_score, sentence)
     z = CONFIDENCE_WEIGHTS[-1] + sum(w * v for w, v in zip(CONFIDENCE_WEIGHTS, x, strict=False))
     return float(1.0 / (1.0 + np.exp(-z)))
 
@@ -205,10 +212,11 @@ def make_answer(question: str, index: Index, query: Query, hits: list[Hit],
                     generation=index.generation)
     if not hits:
         return answer
-    answer.confidence = round(confidence(hits, question, index, top_score), 4)
+    hit, (s, e) = best_sentence(index, query, hits[:3], question)
+    sentence = hit.chunk.text[s - hit.chunk.start : e - hit.chunk.start]
+    answer.confidence = round(confidence(hits, question, index, top_score, sentence), 4)
     answer.found = answer.confidence >= threshold
     if answer.found:
-        hit, (s, e) = best_sentence(index, query, hits[:3], question)
-        answer.text = hit.chunk.text[s - hit.chunk.start : e - hit.chunk.start]
+        answer.text = sentence
         answer.span = (hit.chunk.source, s, e)
     return answer

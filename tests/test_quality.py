@@ -52,11 +52,11 @@ def test_core_floors(results) -> None:
 
 def test_answer_floors(results) -> None:
     s = score(results)
-    assert s.sentence >= 0.62
-    assert s.found >= 0.82
+    assert s.sentence >= 0.68
+    assert s.found >= 0.88
     unanswerable = [r for r in results if not r.answerable]
     answerable = [r for r in results if r.answerable]
-    assert s.abstain >= 0.25
+    assert s.abstain >= 0.45  # "mostly" refused: see the trade-off curve in the README
     # confidence separates the two kinds on average even where the threshold cannot
     mean = lambda rs: sum(r.confidence for r in rs) / len(rs)  # noqa: E731
     assert mean(unanswerable) < mean(answerable)
