@@ -27,8 +27,7 @@ def is_followup(question: str) -> bool:
     q = question.strip()
     if _LEANING.search(q):
         return True
-    cjk = sum("\u3400" <= ch <= "\ufaff" for ch in q)
-    return cjk * 2 >= len(q.replace(" ", "")) and len(set(textmod.bigrams(q))) < SHORT
+    return textmod.is_chinese(q) and len(set(textmod.bigrams(q))) < SHORT
 
 
 def contextualize(question: str, history: list[str]) -> str:

@@ -32,6 +32,14 @@ def normalize(text: str, lowercase: bool = True) -> str:
     return text.lower() if lowercase else text
 
 
+def is_chinese(text: str) -> bool:
+    """Whether ``text`` is written in Chinese (Latin names inside it allowed): it holds at
+    least two CJK characters and at least as many CJK characters as Latin words."""
+    cjk = sum("\u3400" <= ch <= "\ufaff" for ch in text)
+    latin_words = len(re.findall(r"[A-Za-z]+", text))
+    return cjk >= 2 and cjk >= latin_words
+
+
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
     """Yield ``(start, end)`` of each sentence in ``text[start:end]``, trimmed of whitespace.
 
