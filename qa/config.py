@@ -23,6 +23,8 @@ M3E_SMALL_SUBDIR = Path("embedding") / "m3e-small"
 
 #: Index format version: bump when the files under ``index/`` change shape.
 INDEX_FORMAT = 3
+#: Tokenizer version: bump when ``qa.text.words`` / ``bigrams`` change what they return.
+TOKENIZER = 2
 
 
 def _site_dirs() -> list[Path]:
@@ -134,6 +136,7 @@ class Settings:
         """The settings an index depends on: any change here forces a full rebuild."""
         return {
             "format": INDEX_FORMAT,
+            "tokenizer": TOKENIZER,
             "model": self.model,
             "lowercase": self.lowercase,
             "chunk_size": self.chunk_size,

@@ -78,12 +78,18 @@ def words(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _stop_phrases() -> re.Pattern[str]:
+    cjk = sorted((w for w in STOP_WORDS if len(w) > 1 and not w.isascii()), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, cjk)))
+
+
 def bigrams(text: str) -> list[str]:
     """Overlapping CJK character bigrams (single characters for one-character runs) plus
-    whole Latin/number tokens, from the normalised text; stop words are not removed here
-    except single-character function words."""
+    whole Latin/number tokens, from the normalised text with multi-character stop words
+    (什么, 多少, 为什么 …) cut out and single-character ones dropped."""
     out: list[str] = []
-    for m in _TOKEN.finditer(normalize(text)):
+    for m in _TOKEN.finditer(_stop_phrases().sub(" ", normalize(text))):
         run = m.group()
         if not ("\u3400" <= run[0] <= "\ufaff") or len(run) == 1:
             if run not in STOP_WORDS:
