@@ -30,12 +30,14 @@ index: setup
 run: index
 	$(PY) app.py
 
-# Debian's chromium for the Playwright test (skipped with a reason where it cannot be had).
+# Debian's chromium (and CJK fonts for readable screenshots) for the Playwright test; the test
+# is skipped with a reason where they cannot be had.
+BROWSER_PKGS := chromium chromium-driver fonts-noto-cjk
 browser:
-	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
-	  [ "$$(id -u)" = 0 ] && (apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
-	  >/dev/null) || echo "chromium not installed: the browser test will be skipped"; }
+	@dpkg -s $(BROWSER_PKGS) >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	  [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq $(BROWSER_PKGS) >/dev/null) || \
+	  echo "chromium not installed: the browser test will be skipped"; }
 
 lint: setup
 	$(PY) -m ruff check qa app.py tests bench

@@ -61,8 +61,13 @@ def rebuild(progress: gr.Progress = gr.Progress()) -> str:
     def report(stage: str, done: int, total: int) -> None:
         progress(done / total if total else None, desc=stage)
 
+    from qa.builder import CorpusEmpty
+
     try:
         summary = qa.build(progress=report).summary()
+    except (CorpusEmpty, OSError) as exc:  # expected trouble: said plainly, no traceback
+        log.warning("rebuild failed: %s", exc)
+        return f"**重建失败，仍使用原索引：** {escape(str(exc))}"
     except Exception as exc:  # the old index keeps serving
         log.exception("rebuild failed")
         return f"**重建失败，仍使用原索引：** {escape(str(exc))}"
@@ -80,7 +85,7 @@ def make_app() -> gr.Blocks:
         with gr.Row():
             clear = gr.Button("清空对话", size="sm")
             rebuild_btn = gr.Button("重建索引", size="sm")
-        status = gr.Markdown()
+        status = gr.Markdown(min_height=72)  # room for the rebuild progress bar
         box.submit(respond, [box, chatbot], [box, chatbot], api_name="ask",
                    concurrency_limit=8)
         clear.click(lambda: ("", []), None, [box, chatbot], api_name="clear")

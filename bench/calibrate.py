@@ -52,7 +52,8 @@ def main() -> None:
         hits = search(index, query, 3, engine.weights)
         hit, (s, e) = best_sentence(index, query, hits, text)
         sentence = hit.chunk.text[s - hit.chunk.start : e - hit.chunk.start]
-        xs.append(features(hits, text, index, engine.weights.total() / 61, sentence))
+        xs.append(features(hits, text, index, engine.weights.total() / 61, sentence,
+                           query.text))
         ys.append(1.0 if r["answers"] else 0.0)
         splits.append(r["split"])
     x, y, split = np.array(xs), np.array(ys), np.array(splits)

@@ -19,7 +19,7 @@ from .answer import Answer, Passage
 from .config import Settings
 
 if TYPE_CHECKING:
-    from .build import BuildReport, Progress
+    from .builder import BuildReport, Progress
     from .service import QA
 
 __all__ = ["QA", "Answer", "Passage", "Settings", "ask", "build", "default"]

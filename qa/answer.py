@@ -89,39 +89,44 @@ def corpus_text(index: Index) -> str:
     return _corpus_text[key]
 
 
-def unknown_names(question: str, index: Index) -> float:
-    """1.0 when a Chinese question names a number or Latin term the corpus never mentions
-    ("2024", "gpt-4", "ceo"), else 0.0. Mostly-English questions return 0: their words are not
-    expected in a Chinese corpus."""
+def unknown_terms(question: str, index: Index, context: str = "") -> float:
+    """1.0 when a Chinese question is about something the corpus never mentions, else 0.0:
+    it names a number or Latin term absent from the corpus ("2024", "gpt-4", "ceo"), or none
+    of the content words of ``context`` (the searched text: the question, expanded, with the
+    earlier question for a follow-up) occurs in it ("2022年世界杯冠军是哪个国家?"). Mostly
+    English questions return 0: their words are not expected in a Chinese corpus."""
     q = textmod.normalize(question)
     if not textmod.is_chinese(q):
         return 0.0
     text = corpus_text(index)
-    return float(any(t not in text for t in _SALIENT.findall(q)))
+    if any(t not in text for t in _SALIENT.findall(q)):
+        return 1.0
+    words = [w for w in textmod.words(context or question) if len(w) >= 2 and not w.isdigit()]
+    return float(bool(words) and all(w not in text for w in words))
 
 
 def features(hits: list[Hit], question: str, index: Index, top_score: float,
-             sentence: str) -> list[float]:
+             sentence: str, context: str = "") -> list[float]:
     """What ``confidence`` weighs: best sentence cosine (scaled), bigram coverage of the top
-    passage, its fused score (scaled), ``unknown_names``, and whether the chosen answer
+    passage, its fused score (scaled), ``unknown_terms``, and whether the chosen answer
     ``sentence`` holds the kind of fact asked for (a date for 哪年, a number for 多少; always
     1 for other questions)."""
     top = hits[0]
     kind = expected_type(question)
     typed = kind in (None, "reason") or type_match(kind, sentence)
     return [_cos01(top.sentence), top.lexical, min(1.0, top.score / top_score),
-            unknown_names(question, index), float(typed)]
+            unknown_terms(question, index, context), float(typed)]
 
 
 #: logistic weights of ``features`` (+ bias), fitted on the dev split by bench/calibrate.py
-CONFIDENCE_WEIGHTS = (1.044, 0.557, 0.023, -1.683, 1.63, -1.946)
+CONFIDENCE_WEIGHTS = (1.135, 0.32, 0.027, -1.709, 1.757, -2.059)
 
 
 def confidence(hits: list[Hit], question: str, index: Index, top_score: float,
-               sentence: str) -> float:
+               sentence: str, context: str = "") -> float:
     """Probability-like score in [0, 1] that ``sentence`` of the top passages answers the
     question (see ``features``)."""
-    x = features(hits, question, index, top_score, sentence)
+    x = features(hits, question, index, top_score, sentence, context)
     z = CONFIDENCE_WEIGHTS[-1] + sum(w * v for w, v in zip(CONFIDENCE_WEIGHTS, x, strict=False))
     return float(1.0 / (1.0 + np.exp(-z)))
 
@@ -213,7 +218,8 @@ def make_answer(question: str, index: Index, query: Query, hits: list[Hit],
         return answer
     hit, (s, e) = best_sentence(index, query, hits[:3], question)
     sentence = hit.chunk.text[s - hit.chunk.start : e - hit.chunk.start]
-    answer.confidence = round(confidence(hits, question, index, top_score, sentence), 4)
+    answer.confidence = round(
+        confidence(hits, question, index, top_score, sentence, query.text), 4)
     answer.found = answer.confidence >= threshold
     if answer.found:
         answer.text = sentence

@@ -20,12 +20,9 @@ BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}]"
 
 
 def _progress_bar(stream=None):  # type: ignore[no-untyped-def]
-    """A progress callback drawing one tqdm bar per build stage on ``stream`` (stderr).
-
-    On a terminal every stage is drawn; in a log (stderr not a TTY) only stages of at least
-    ``BIG_STAGE`` items, so long builds of big corpora still show progress. Waiting for another
-    build's lock is always said in plain words.
-    """
+    """A progress callback drawing one tqdm bar per build stage on ``stream`` (stderr): every
+    stage on a terminal, only stages of at least ``BIG_STAGE`` items in a log (so long builds
+    of big corpora still show progress); waiting for another build is said in plain words."""
     from tqdm import tqdm
 
     out = stream or sys.stderr
@@ -65,7 +62,7 @@ def _progress_bar(stream=None):  # type: ignore[no-untyped-def]
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .build import CorpusEmpty
+    from .builder import CorpusEmpty
     from .index import IndexProblem
     from .service import QA
     from .store import BuildBusy

@@ -181,6 +181,8 @@ def _resolve(corpus_dir: Path, source: str) -> tuple[Path, os.stat_result]:
             raise CorpusError(f"{source}: symlink to {real}, outside the corpus folder")
         st = real.stat()
     except FileNotFoundError:
+        if os.path.lexists(path):
+            raise CorpusError(f"{source}: broken symlink (its target does not exist)") from None
         raise CorpusError(f"{source}: disappeared while reading") from None
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
         raise CorpusError(f"{source}: cannot read ({getattr(exc, 'strerror', None) or exc})"
@@ -226,11 +228,9 @@ def read_document(corpus_dir: Path, source: str, max_bytes: int) -> Document:
 def read_corpus(corpus_dir: Path, max_bytes: int = 20_000_000,
                 only: set[str] | None = None,
                 progress: Callable[[int, int], None] | None = None) -> Corpus:
-    """Read every supported file under ``corpus_dir`` (or just the sources in ``only``).
-
-    A file that cannot be read is recorded in ``Corpus.skipped`` with its reason; it never
-    stops the others. ``progress(done, total)`` is called before each file and at the end.
-    """
+    """Read every supported file under ``corpus_dir`` (or just the sources in ``only``); a file
+    that cannot be read is recorded in ``Corpus.skipped`` with its reason and never stops the
+    others, and ``progress(done, total)`` is called before each file and at the end."""
     corpus = Corpus()
     sources = [s for s, _ in list_files(corpus_dir) if only is None or s in only]
     for done, source in enumerate(sources):
@@ -266,12 +266,10 @@ def _sha256_path(path: Path) -> str:
 
 
 def file_hashes(corpus_dir: Path, max_bytes: int | None = None) -> dict[str, str]:
-    """``{source: sha256}`` of the raw bytes of every candidate file (readable or not).
-
-    Files that are never read are not hashed either: a symlink out of the corpus, a FIFO or
-    device, or a file over ``max_bytes`` gets a marker built from what ``stat`` says instead,
-    so it still shows up as changed when it changes.
-    """
+    """``{source: sha256}`` of the raw bytes of every candidate file (readable or not); files
+    that are never read are not read here either (a symlink out of the corpus, a FIFO or
+    device, a file over ``max_bytes``): they get a marker from ``stat`` or the reason instead,
+    so they still show up as changed when they change."""
     hashes: dict[str, str] = {}
     for source, path in list_files(corpus_dir):
         try:

@@ -274,12 +274,10 @@ def _read_records(folder: Path) -> tuple[list[Chunk], list[list[str]], list[list
 
 def spot_check(index: Index, encode: Callable[[Sequence[str]], np.ndarray],
                samples: int = 4, min_cosine: float = 0.98) -> None:
-    """Re-embed a few chunks and sentences and compare with the stored vectors.
-
-    Catches vectors that do not belong to their chunk records, or that another model made
-    under the same name, which no checksum can see. Raises ``IndexMismatch`` for a dimension
-    change and ``IndexCorrupt`` when a vector is off.
-    """
+    """Re-embed a few chunks and sentences and compare them with the stored vectors, catching
+    what no checksum can see (vectors that do not belong to their chunk records, or that
+    another model made under the same name): ``IndexMismatch`` for a dimension change,
+    ``IndexCorrupt`` when a vector is off."""
     n = len(index.chunks)
     if not n:
         return

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 
 from .answer import Answer, make_answer
-from .build import BuildReport, CorpusEmpty, Progress, build_index
+from .builder import BuildReport, CorpusEmpty, Progress, build_index
 from .config import Settings
 from .corpus import file_hashes, stat_signature
 from .embedding import Embedder
@@ -65,11 +65,9 @@ class QA:
 
     def build(self, full: bool = False, progress: Progress | None = None,
               wait: bool = True) -> BuildReport:
-        """Rebuild the index from the corpus (incrementally unless ``full``) and serve it.
-
-        Questions asked meanwhile are answered from the index already in memory; the new one
-        is swapped in when it is published and loaded.
-        """
+        """Rebuild the index from the corpus (incrementally unless ``full``) and serve it;
+        questions asked meanwhile are answered from the index already in memory, and the new
+        one is swapped in once it is published and loaded."""
         signature = stat_signature(self.settings.corpus_dir)
         report = build_index(self.settings, self.embedder, progress, wait=wait, full=full)
         log.info("index built: %s", report.summary().replace("\n", "; "))
@@ -86,13 +84,11 @@ class QA:
         return self.refresh()
 
     def refresh(self) -> Index:
-        """Return the index to answer from, after making sure it is current.
-
-        Cheap when nothing moved: one read of ``CURRENT`` and a ``stat`` of the corpus files.
-        A generation published by another process is loaded; a missing, corrupt or mismatched
-        index is rebuilt (logged); a changed corpus is rebuilt incrementally. While one thread
-        loads or rebuilds, the others keep answering from the index in memory, if there is one.
-        """
+        """Return the index to answer from, after making sure it is current: cheap when nothing
+        moved (one read of ``CURRENT``, a ``stat`` of the corpus files); a generation published
+        by another process is loaded, a missing, corrupt or mismatched index is rebuilt (and
+        logged), a changed corpus is rebuilt incrementally, and while one thread loads or
+        rebuilds the others keep answering from the index in memory, if there is one."""
         current = self._index
         if current is None or self.store.current_name() != current.generation:
             current = self._load_or_build(current)
@@ -107,10 +103,9 @@ class QA:
         return current
 
     def _load_or_build(self, serving: Index | None) -> Index:
-        """Load the generation ``CURRENT`` names, or build one if it cannot be used.
-
-        One thread does the work; with an index already serving, the others do not wait.
-        """
+        """Load (and spot-check) the generation ``CURRENT`` names, or make a full build if it
+        cannot be used; one thread does the work, and with an index already serving the others
+        do not wait for it."""
         if not self._loading.acquire(blocking=serving is None):
             return serving  # type: ignore[return-value]  # another thread is loading
         try:

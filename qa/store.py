@@ -55,11 +55,9 @@ class IndexStore:
         return self.root / name
 
     def load(self) -> Index:
-        """Load and verify the current generation (``IndexProblem`` if it cannot be used).
-
-        A generation can be swept by another process's build while it is being read (once two
-        newer ones exist); then ``CURRENT`` has moved on, and the new current one is loaded.
-        """
+        """Load and verify the current generation (``IndexProblem`` if it cannot be used); if
+        it was swept by another process's build while being read, ``CURRENT`` has moved on and
+        the new current generation is loaded instead."""
         for _ in range(5):
             name = self.current_name()
             try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.build import CorpusEmpty
+from qa.builder import CorpusEmpty
 from qa.service import QA
 from qa.store import POINTER
 

@@ -74,9 +74,6 @@ def test_answer_and_passage_fields() -> None:
         p.text = "changed"  # type: ignore[misc]
 
 
-@pytest.mark.xfail(reason="qa.build (the function) is replaced by the submodule qa.build as soon "
-                   "as qa.service is imported (qa.default(), qa.ask, `import qa.build`)",
-                   strict=False)
 def test_qa_build_stays_callable_after_first_use() -> None:
     """``qa.build`` is documented as a function; using qa first must not turn it into a module."""
     proc = run_python("""
@@ -84,7 +81,7 @@ def test_qa_build_stays_callable_after_first_use() -> None:
         before = callable(qa.build)
         qa.default()  # what qa.ask and the app do first
         after_default = callable(qa.build)
-        import qa.build as _b  # what `from qa.build import CorpusEmpty` does
+        import qa.builder as _b  # what `from qa.builder import CorpusEmpty` does
         print(before, after_default, callable(qa.build))
     """)
     assert proc.returncode == 0, proc.stderr

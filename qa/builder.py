@@ -114,11 +114,9 @@ def _caches(previous: Index | None, embedder: Embedder
 def build_index(settings: Settings, embedder: Embedder | None = None,
                 progress: Progress | None = None, wait: bool = True,
                 full: bool = False) -> BuildReport:
-    """Rebuild ``settings.index_dir`` from ``settings.corpus_dir`` and publish it.
-
-    Raises ``CorpusEmpty`` (leaving the previous index serving) when no file can be indexed,
-    and ``BuildBusy`` when ``wait`` is False and another build is running.
-    """
+    """Rebuild ``settings.index_dir`` from ``settings.corpus_dir`` and publish it; raises
+    ``CorpusEmpty`` (leaving the previous index serving) when no file can be indexed, and
+    ``BuildBusy`` when ``wait`` is False and another build is running."""
     started = time.perf_counter()
     embedder = embedder or Embedder(settings)
     store = IndexStore(settings)

@@ -1,0 +1,287 @@
+"""Load test of the chat server: 16 concurrent gradio_client clients, plain and through a rebuild.
+
+    .venv/bin/python bench/load.py                  # start app.py on a temp copy, 2 runs
+    .venv/bin/python bench/load.py --url http://127.0.0.1:7860/ --questions 200
+
+Bounded in count and time, and 127.0.0.1 only. Without ``--url`` it copies corpus/ to a temp
+folder, starts ``python app.py`` there on a free port (its index in the temp folder, never the
+project's), and makes two runs of at least ``--questions`` questions from
+tests/data/questions.jsonl: one plain, one with ``python -m qa build --full`` started against
+the same index folder when half the questions are done plus a call of the app's ``/rebuild``
+(it keeps asking until the build is over, within the time bound). Every reply must be complete:
+an answer or no-answer note followed by at least one citation. It prints one table: requests,
+errors, incomplete replies, p50/p95/max latency and throughput, then what the rebuild did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
+CITATION = re.compile(r"\[1\] \S+ · (第\d+页 · )?第\d+段 · 字符 \d+–\d+")
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "TOKENIZERS_PARALLELISM": "false"}
+
+
+@dataclass
+class Run:
+    """What one run measured."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def row(self) -> list[str]:
+        lat = sorted(self.latencies) or [float("nan")]
+
+        def pct(q: float) -> float:
+            return lat[min(len(lat) - 1, round(q * (len(lat) - 1)))] * 1000
+
+        n = len(self.latencies) + len(self.errors)
+        return [self.name, str(n), str(len(self.errors)), str(len(self.incomplete)),
+                f"{pct(0.5):.0f}", f"{pct(0.95):.0f}", f"{lat[-1] * 1000:.0f}",
+                f"{n / self.seconds:.1f}" if self.seconds else "-",
+                "yes" if n and not self.errors and not self.incomplete else "NO"]
+
+
+def local_only(url: str) -> str:
+    host = urllib.parse.urlparse(url).hostname
+    if host not in {"127.0.0.1", "localhost"}:
+        raise SystemExit(f"load.py only targets 127.0.0.1, not {host!r}")
+    return url if url.endswith("/") else url + "/"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_app(work: Path, timeout: float) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    """``python app.py`` over ``work/corpus`` and ``work/index``; returns it, its URL, its env."""
+    port = free_port()
+    env = dict(os.environ, **OFFLINE, GRADIO_SERVER_PORT=str(port),
+               QA_CORPUS_DIR=str(work / "corpus"), QA_INDEX_DIR=str(work / "index"))
+    env.pop("GRADIO_SERVER_NAME", None)
+    log = (work / "server.log").open("wb")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("app.py exited:\n" + (work / "server.log").read_text())
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return proc, url, env
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit(f"app.py did not answer within {timeout:.0f} s")
+
+
+def load_questions() -> list[dict[str, Any]]:
+    with QUESTIONS.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def chat_history(earlier: list[str]) -> list[dict[str, Any]]:
+    """Earlier questions as Gradio 6 chat messages (content is a list of typed parts)."""
+    out: list[dict[str, Any]] = []
+    for q in earlier:
+        out += [{"role": "user", "content": [{"type": "text", "text": q}]},
+                {"role": "assistant", "content": [{"type": "text", "text": "（略）"}]}]
+    return out
+
+
+def reply_of(result: Any) -> str:
+    """The last assistant message of the returned chat, Markdown escapes undone."""
+    _, history = result
+    if not history:
+        return ""
+    content = history[-1]["content"]
+    if isinstance(content, list):
+        content = "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return re.sub(r"\\(.)", r"\1", str(content))
+
+
+def drive(url: str, run: Run, items: list[dict[str, Any]], clients: int, deadline: float,
+          halfway: threading.Event | None = None, until: threading.Event | None = None) -> None:
+    """``clients`` threads, each with its own gradio Client, share the question list; with
+    ``until`` they go on past the list (cycling it) until that event is set."""
+    from gradio_client import Client
+
+    lock = threading.Lock()
+    state = {"next": 0}
+
+    def take() -> dict[str, Any] | None:
+        with lock:
+            i = state["next"]
+            if time.monotonic() > deadline:
+                return None
+            if i >= len(items) and (until is None or until.is_set()):
+                return None
+            state["next"] = i + 1
+            if halfway is not None and i == len(items) // 2:
+                halfway.set()
+            return items[i % len(items)]
+
+    def worker() -> None:
+        try:
+            client = Client(url, verbose=False, download_files=False)
+        except Exception as exc:  # counted, not raised: the table says what failed
+            with lock:
+                run.errors.append(f"connect: {exc!r}")
+            return
+        while (item := take()) is not None:
+            started = time.perf_counter()
+            try:
+                reply = reply_of(client.predict(item["question"],
+                                                chat_history(item.get("history", [])),
+                                                api_name="/ask"))
+            except Exception as exc:
+                with lock:
+                    run.errors.append(f"{item['id']}: {exc!r}"[:300])
+                continue
+            took = time.perf_counter() - started
+            with lock:
+                run.latencies.append(took)
+                if not CITATION.search(reply) or "出错了" in reply:
+                    run.incomplete.append(f"{item['id']}: {reply[:120]!r}")
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    run.seconds = time.monotonic() - started
+    if time.monotonic() > deadline:
+        run.notes.append("stopped by the time bound")
+
+
+def rebuild_midway(url: str, env: dict[str, str] | None, run: Run, halfway: threading.Event,
+                   finished: threading.Event, deadline: float) -> None:
+    """When half the questions are done: start ``qa build --full`` on the app's index folder
+    (when we started the app) and press the app's rebuild button through ``/rebuild``."""
+    from gradio_client import Client
+
+    try:
+        if not halfway.wait(timeout=max(0.0, deadline - time.monotonic())):
+            run.notes.append("rebuild: never reached halfway")
+            return
+        proc = None
+        if env is not None:
+            proc = subprocess.Popen([sys.executable, "-m", "qa", "build", "--full"], cwd=ROOT,
+                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+        t0 = time.monotonic()
+        status = Client(url, verbose=False, download_files=False).predict(api_name="/rebuild")
+        said = re.sub(r"\\(.)", r"\1", str(status)).replace("**", "")
+        run.notes.append(f"/rebuild answered in {time.monotonic() - t0:.1f} s: "
+                         + " | ".join(x.strip() for x in said.splitlines() if x.strip())[:160])
+        if proc is not None:
+            out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            first = out.splitlines()[0] if out else err.strip()[-200:]
+            run.notes.append(f"`qa build --full` (another process) exit {proc.returncode} "
+                             f"after {time.monotonic() - t0:.1f} s: {first}")
+    except Exception as exc:
+        run.notes.append(f"rebuild failed: {exc!r}")
+    finally:
+        finished.set()
+
+
+def table(runs: list[Run]) -> str:
+    head = ["run", "requests", "errors", "incomplete", "p50 ms", "p95 ms", "max ms", "req/s",
+            "all complete"]
+    rows = [head] + [r.row() for r in runs]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--url", help="a running app on 127.0.0.1 (default: start one on a temp copy)")
+    p.add_argument("--questions", type=int, default=500, help="questions per run (default 500)")
+    p.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
+    p.add_argument("--max-seconds", type=float, default=600, help="time bound per run")
+    p.add_argument("--seed", type=int, default=7)
+    args = p.parse_args()
+    if not 1 <= args.clients <= 64 or not 1 <= args.questions <= 20_000:
+        raise SystemExit("--clients must be 1..64 and --questions 1..20000")
+    rng = random.Random(args.seed)
+    bank = load_questions()
+    items = [bank[i % len(bank)] for i in range(args.questions)]
+    rng.shuffle(items)
+
+    work = Path(tempfile.mkdtemp(prefix="qa-load-"))
+    proc, env = None, None
+    try:
+        if args.url:
+            url = local_only(args.url)
+        else:
+            shutil.copytree(ROOT / "corpus", work / "corpus")
+            t0 = time.monotonic()
+            proc, url, env = start_app(work, timeout=args.max_seconds)
+            print(f"app.py up on {url} in {time.monotonic() - t0:.1f} s (index built at start)")
+        plain = Run("plain")
+        drive(url, plain, items, args.clients, time.monotonic() + args.max_seconds)
+        during = Run("through a rebuild")
+        halfway, finished = threading.Event(), threading.Event()
+        deadline = time.monotonic() + args.max_seconds
+        rebuilder = threading.Thread(target=rebuild_midway,
+                                     args=(url, env, during, halfway, finished, deadline))
+        rebuilder.start()
+        drive(url, during, items, args.clients, deadline, halfway=halfway, until=finished)
+        rebuilder.join()
+        if proc is not None:
+            served = re.findall(r"serving index generation (gen-[\w-]+)",
+                                (work / "server.log").read_text(errors="replace"))
+            during.notes.append("generations the app served: " + (", ".join(served) or "?"))
+        print(f"\n{args.clients} concurrent clients, {args.questions} questions per run "
+              f"(tests/data/questions.jsonl, cycled)\n")
+        print(table([plain, during]))
+        for run in (plain, during):
+            for note in run.notes:
+                print(f"  {run.name}: {note}")
+            for line in (run.errors + run.incomplete)[:5]:
+                print(f"  {run.name}: problem: {line}")
+        ok = all(not r.errors and not r.incomplete for r in (plain, during))
+        return 0 if ok else 1
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
