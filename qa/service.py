@@ -114,7 +114,8 @@ class QA:
                 return current  # loaded by another thread meanwhile
             try:
                 index = self.store.load()
-                spot_check(index, self.embedder.encode)
+                spot_check(index, self.embedder.encode,
+                           min_cosine=0.98 if self.embedder.quantize == "none" else 0.93)
             except IndexProblem as exc:
                 log.warning("%s: rebuilding the index", exc)
                 try:  # full: the damaged generation must not be trusted as a cache
