@@ -101,8 +101,6 @@ class Settings:
     found_threshold: float = 0.425
     #: Above this many chunks the dense index switches from exact to HNSW search.
     ann_threshold: int = 50_000
-    #: How many candidates each retriever hands to fusion.
-    candidates: int = 30
     batch_size: int = 32
     #: "none": plain fp32; "int8": dynamic int8 quantisation (2-3x faster on CPU, same eval
     #: figures, but vectors vary with the batch, so the load-time spot check is looser)
@@ -127,7 +125,6 @@ class Settings:
             max_file_bytes=_env_int("QA_MAX_FILE_BYTES", d.max_file_bytes),
             found_threshold=_env_float("QA_FOUND_THRESHOLD", d.found_threshold),
             ann_threshold=_env_int("QA_ANN_THRESHOLD", d.ann_threshold),
-            candidates=_env_int("QA_CANDIDATES", d.candidates),
             batch_size=_env_int("QA_BATCH_SIZE", d.batch_size),
             embed_quantize=os.environ.get("QA_EMBED_QUANTIZE", "").strip() or d.embed_quantize,
         )
