@@ -257,7 +257,8 @@ def stat_signature(corpus_dir: Path) -> dict[str, tuple[int, int]]:
     return sig
 
 
-def _sha256_path(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -277,7 +278,7 @@ def file_hashes(corpus_dir: Path, max_bytes: int | None = None) -> dict[str, str
             if max_bytes is not None and st.st_size > max_bytes:
                 hashes[source] = f"oversize:{st.st_size}:{st.st_mtime_ns}"
             else:
-                hashes[source] = _sha256_path(real)
+                hashes[source] = sha256_file(real)
         except CorpusError as exc:
             if not os.path.lexists(path):  # gone since it was listed
                 continue

@@ -10,7 +10,6 @@ the files against each other, and raises ``IndexProblem`` subclasses with a clea
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ import numpy as np
 from . import text as textmod
 from .chunking import Chunk
 from .config import INDEX_FORMAT, Settings
+from .corpus import sha256_file
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
@@ -52,14 +52,6 @@ class IndexCorrupt(IndexProblem):
 def index_text(chunk: Chunk) -> str:
     """What is embedded and BM25-indexed for a chunk: its section heading, then its text."""
     return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _dense_index(vectors: np.ndarray, ann_threshold: int):  # type: ignore[no-untyped-def]
@@ -163,7 +155,7 @@ class Index:
         np.save(folder / SENTENCE_VECTORS, self.sentence_vectors, allow_pickle=False)
         faiss.write_index(self.dense, str(folder / DENSE))
         manifest = dict(self.manifest)
-        manifest["checksums"] = {name: _sha256_file(folder / name) for name in DATA_FILES}
+        manifest["checksums"] = {name: sha256_file(folder / name) for name in DATA_FILES}
         tmp = folder / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         for name in (*DATA_FILES, MANIFEST + ".tmp"):
@@ -180,7 +172,7 @@ class Index:
         for name in DATA_FILES:
             path = folder / name
             try:
-                digest = _sha256_file(path)
+                digest = sha256_file(path)
             except FileNotFoundError:
                 raise IndexCorrupt(f"{path} is missing") from None
             except OSError as exc:
