@@ -3,20 +3,18 @@ and what HNSW buys over exact search.
 
     .venv/bin/python bench/scaling.py [--sizes 1,10,100,1000] [--ann-threshold 500]
 
-Each synthetic corpus is made at bench time in a temporary folder (never committed): the body
-sentences of corpus/microsoft-openai.txt (``qa.text.sentence_spans``), dealt from a deck
-reshuffled with a fixed seed, recombined into paragraphs whose lengths are drawn from the
-article's, one file per article's worth of text. Each size runs in a fresh process: warm
-model, ``build_index(full=True)`` by stage, index size on disk, index load time, warm
-``QA.ask`` latency over tests/data/questions.jsonl, peak RSS. Then, over the same vectors,
-the HNSW index qa builds above ``Settings.ann_threshold`` chunks (``qa.index._dense_index``,
-here with ``--ann-threshold``): its build time, size, search time and recall@10 against exact
-search, and ``QA.ask`` again with it.
+Each corpus is made at bench time in a temporary folder (never committed): the article's body
+sentences (``qa.text.sentence_spans``) dealt from a deck reshuffled with a fixed seed, grouped
+into paragraphs as long as the article's, one file per article's worth. Per size, two fresh
+processes: one builds (warm model, ``build_index(full=True)`` by stage, size on disk, peak
+RSS); one serves (index load, warm ``QA.ask`` by piece, peak RSS), then builds the HNSW index
+qa uses above ``Settings.ann_threshold`` chunks (``qa.index._dense_index`` with
+``--ann-threshold``) over the same vectors: its build time, size, search time, recall@10
+against exact search, and ``QA.ask`` with each index in turn, question by question.
 
-The sentences repeat (each article sentence appears ~N times), and the build embeds each
-distinct text once, so sentence embedding costs almost nothing here while a real corpus of
-the same size would embed every sentence; ``--unique-sentences`` tags each copy to defeat
-that (roughly doubling the embedding time). 1,000x takes ~20 minutes on 2 cores.
+The build embeds each distinct text once, and these sentences repeat, so sentence embedding
+costs almost nothing here; the "est." column adds what distinct sentences would cost, and
+``--unique-sentences`` tags every copy instead. 1,000x takes 10-20 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -52,6 +50,7 @@ from common import (
     tmpdir,
     vm_hwm,
 )
+from queries import ask_in_pieces, measure, retrieval
 
 
 def make_corpus(folder: Path, factor: int, seed: int = 0, unique: bool = False) -> int:
@@ -110,7 +109,6 @@ def serve_worker(corpus: Path, index_dir: Path, ann_threshold: int) -> dict[str,
     import faiss
     import psutil
     from common import QUESTIONS
-    from queries import ask_in_pieces, measure
 
     from qa.config import Settings
     from qa.evaluate import load_questions
@@ -164,12 +162,6 @@ def hit_at_1(engine: Any, rows: list[dict[str, Any]]) -> float:
            for r in ans]
     return float(np.mean([any(g in t for g in r["answers"]) for r, t in
                           zip(ans, top, strict=True)]))
-
-
-def retrieval(pieces: dict[str, list[float]]) -> list[float]:
-    """Per question: QA.ask without the query embedding (the part that depends on size)."""
-    names = [n for n in pieces if n != "query embedding"]
-    return [sum(v) for v in zip(*(pieces[n] for n in names), strict=True)]
 
 
 def search_timings(flat: Any, hnsw: Any, q: np.ndarray, k: int = 10) -> dict[str, float]:
