@@ -18,9 +18,7 @@ import numpy as np
 
 from qa.answer import best_sentence, features
 from qa.evaluate import DEFAULT_QUESTIONS, load_questions
-from qa.followup import contextualize
-from qa.glossary import expand
-from qa.retrieve import make_query, search
+from qa.followup import is_followup
 from qa.service import QA
 
 
@@ -46,10 +44,8 @@ def main() -> None:
     xs, ys, splits = [], [], []
     for r in rows:
         text, history = r["question"], r.get("history") or []
-        query_text = expand(contextualize(text, history))
-        focus = expand(text) if len(query_text) > len(expand(text)) else None
-        query = make_query(query_text, engine.embedder.encode([query_text])[0], focus)
-        hits = search(index, query, 3, engine.weights)
+        in_context = f"{history[-1]} {text}" if history and is_followup(text) else None
+        query, hits = engine.search(index, text, 3, in_context)
         hit, (s, e) = best_sentence(index, query, hits, text)
         sentence = hit.chunk.text[s - hit.chunk.start : e - hit.chunk.start]
         xs.append(features(hits, text, index, engine.weights.total() / 61, sentence,

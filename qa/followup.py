@@ -28,11 +28,3 @@ def is_followup(question: str) -> bool:
     if _LEANING.search(q):
         return True
     return textmod.is_chinese(q) and len(set(textmod.bigrams(q))) < SHORT
-
-
-def contextualize(question: str, history: list[str]) -> str:
-    """The text to search for: the question, preceded by the last earlier question when the
-    question is a follow-up."""
-    if not history or not is_followup(question):
-        return question
-    return f"{history[-1]} {question}"

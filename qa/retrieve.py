@@ -54,7 +54,6 @@ class Hit:
     score: float
     dense: float  # cosine of the chunk
     sentence: float  # best sentence cosine in the chunk
-    best_sentence: int  # index into chunk.sentences of that sentence
     lexical: float  # share of the query's bigrams found in the chunk (0..1)
     sentence_cos: tuple[float, ...] = ()  # cosine of each of the chunk's sentences
     sentence_bm25: tuple[float, ...] = ()  # bigram BM25 of each of the chunk's sentences
@@ -125,7 +124,6 @@ def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> 
     return [
         Hit(chunk=index.chunks[i], score=float(fused[i]), dense=float(dense[i]),
             sentence=float(sentence[i]),
-            best_sentence=int(np.argmax(sent_scores[rows[i] : rows[i + 1]])) if has[i] else 0,
             lexical=lexical_coverage(query.bigrams, index.bigrams[i]),
             sentence_cos=tuple(float(x) for x in sent_scores[rows[i] : rows[i + 1]]),
             sentence_bm25=tuple(float(x) for x in sent_lex[rows[i] : rows[i + 1]]))

@@ -23,7 +23,7 @@ from .embedding import Embedder
 from .followup import is_followup
 from .glossary import expand
 from .index import Index, IndexProblem, spot_check
-from .retrieve import Weights, make_query, search
+from .retrieve import Hit, Query, Weights, make_query, search
 from .store import IndexStore
 
 log = logging.getLogger("qa")
@@ -169,11 +169,16 @@ class QA:
                 return other
         return answer
 
-    def _answer(self, index: Index, text: str, k: int, in_context: str | None = None) -> Answer:
-        """Search for ``text`` (or for ``in_context``, the question with the one before it,
-        counting the new question's words twice) and build the answer."""
+    def search(self, index: Index, text: str, k: int,
+               in_context: str | None = None) -> tuple[Query, list[Hit]]:
+        """The prepared query and ranked hits for ``text`` (or for ``in_context``, the question
+        with the one before it, counting the new question's words twice)."""
         query_text = expand(in_context or text)
         focus = expand(text) if in_context else None
         query = make_query(query_text, self.embedder.encode([query_text])[0], focus)
-        hits = search(index, query, k, self.weights)
+        return query, search(index, query, k, self.weights)
+
+    def _answer(self, index: Index, text: str, k: int, in_context: str | None = None) -> Answer:
+        """Search for ``text`` (see ``search``) and build the answer."""
+        query, hits = self.search(index, text, k, in_context)
         return make_answer(text, index, query, hits, self.settings.found_threshold, self.weights)
