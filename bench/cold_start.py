@@ -3,11 +3,13 @@
     .venv/bin/python bench/cold_start.py [--repeats 3]
 
 Measures, each in fresh processes over a temporary index built first (the working index/ is
-never touched): ``python -m qa --help``; ``import`` of qa and of each heavy library alone;
-``python -X importtime`` of everything the app imports, by top-level package; the stages of a
-``qa ask`` (imports, model load, index load, spot check, jieba, first and second query); the
-wall time of ``python -m qa ask``; and ``python app.py`` until the page loads and until it
-answers a question through gradio_client, with the app's peak RSS.
+never touched): ``python -m qa --help``; ``import`` of qa and of each heavy library alone
+(torch and sentence-transformers for reference: with the default ONNX backend qa no longer
+imports them once the model is exported); ``python -X importtime`` of everything the app
+imports, by top-level package; the stages of a ``qa ask`` (imports, model load, index load,
+spot check, jieba, first and second query); the wall time of ``python -m qa ask``; and
+``python app.py`` until the page loads and until it answers a question through gradio_client,
+with the app's peak RSS.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ from common import (
 )
 
 QUESTION = "微软第一次向OpenAI投资了多少钱?"
-IMPORTS = ["qa", "qa.service", "numpy", "torch", "sentence_transformers", "faiss", "bm25s",
-           "jieba", "gradio"]
+IMPORTS = ["qa", "qa.service", "numpy", "onnxruntime", "tokenizers", "faiss", "bm25s", "jieba",
+           "gradio", "torch", "sentence_transformers"]
 
 #: a fresh process timing each stage of a first ``qa.ask`` the way QA.ask / QA.refresh run it
 STAGES = r"""
@@ -48,10 +50,10 @@ sys.path.insert(0, "bench")
 from common import emit
 t = {}
 s = time.perf_counter(); import qa, qa.service; t["import qa, qa.service"] = time.perf_counter() - s
-s = time.perf_counter(); import sentence_transformers, torch; t["import sentence_transformers (+torch)"] = time.perf_counter() - s
+s = time.perf_counter(); import onnxruntime, tokenizers; t["import onnxruntime, tokenizers"] = time.perf_counter() - s
 s = time.perf_counter(); import faiss, bm25s; t["import faiss, bm25s"] = time.perf_counter() - s
 engine = qa.default()
-s = time.perf_counter(); engine.embedder.model; t["model load (SentenceTransformer)"] = time.perf_counter() - s
+s = time.perf_counter(); engine.embedder.model; t[f"model load ({type(engine.embedder.model).__name__})"] = time.perf_counter() - s
 from qa.index import spot_check
 s = time.perf_counter(); index = engine.store.load(); t["index load (verify, BM25)"] = time.perf_counter() - s
 s = time.perf_counter(); spot_check(index, engine.embedder.encode); t["spot check (first forward pass)"] = time.perf_counter() - s
@@ -86,7 +88,7 @@ def import_times(env: dict[str, str], repeats: int) -> list[list[object]]:
 def importtime_top(env: dict[str, str], limit: int = 12) -> list[list[object]]:
     """Import time by distribution root (``torch``, ``transformers``, ``sklearn``...): the sum of
     the self time of every module under it, in one ``import`` of all the app needs."""
-    code = "import qa.service, sentence_transformers, faiss, bm25s, jieba, gradio"
+    code = "import qa.service, onnxruntime, tokenizers, faiss, bm25s, jieba, gradio"
     err = subprocess.run([PY, "-X", "importtime", "-c", code], env=env, cwd=ROOT,
                          capture_output=True, text=True, check=True).stderr
     totals: dict[str, int] = {}

@@ -1,0 +1,124 @@
+"""The embedding backends: the ONNX Runtime export gives the same vectors as torch, loads
+without torch, repairs a damaged export, and falls back to torch for models it cannot copy."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.chunking import chunk_documents
+from qa.config import PROJECT_ROOT, Settings, resolve_model
+from qa.corpus import read_corpus
+from qa.embedding import Embedder, export_folder
+from qa.index import index_text
+from qa.onnx_model import MIN_COSINE, Unsupported, pooling_of
+
+QUESTIONS = PROJECT_ROOT / "tests" / "data" / "questions.jsonl"
+
+
+def article_texts() -> list[str]:
+    docs = read_corpus(PROJECT_ROOT / "corpus").documents
+    chunks = chunk_documents(docs, 500, 50)
+    by_name = {d.source: d.text for d in docs}
+    sentences = [by_name[c.source][s:e] for c in chunks for s, e in c.sentences]
+    questions = [json.loads(line)["question"] for line in QUESTIONS.open(encoding="utf-8")]
+    return [index_text(c) for c in chunks] + sentences + questions + ["", "好", "云" * 900]
+
+
+@pytest.fixture(scope="module")
+def torch_embedder() -> Embedder:
+    return Embedder(Settings.from_env().with_(embed_backend="torch"))
+
+
+def test_default_backend_is_onnx_and_matches_torch(embedder: Embedder,
+                                                   torch_embedder: Embedder) -> None:
+    texts = article_texts()
+    assert embedder.backend == "onnx"
+    ours, ref = embedder.encode(texts), torch_embedder.encode(texts)
+    assert ours.shape == ref.shape == (len(texts), 512)
+    cosine = np.sum(ours * ref, axis=1)
+    assert cosine.min() >= MIN_COSINE, texts[int(np.argmin(cosine))][:40]
+    # a text embeds the same alone as in a batch of mixed lengths
+    alone = np.vstack([embedder.encode([t]) for t in texts[:12]])
+    assert np.sum(alone * ours[:12], axis=1).min() >= 0.99999
+
+
+def test_fresh_export_is_checked_and_then_loaded_without_torch(tmp_path: Path) -> None:
+    settings = Settings.from_env().with_(model_cache=tmp_path / "models")
+    e = Embedder(settings)
+    vec = e.encode(["微软向OpenAI投资10亿美元"])
+    folder = export_folder(settings.model_cache, resolve_model(settings.model))
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    assert meta["check_cosine"] >= MIN_COSINE and meta["pooling"] == "mean"
+    assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "model.onnx",
+                                                       "tokenizer.json"]
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [folder.name], "no temp left"
+    code = (
+        "import sys, json; from pathlib import Path\n"
+        "from qa.config import Settings; from qa.embedding import Embedder\n"
+        f"e = Embedder(Settings.from_env().with_(model_cache=Path({str(tmp_path / 'models')!r})))\n"
+        "v = e.encode(['微软向OpenAI投资10亿美元'])\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'backend': e.backend,"
+        " 'v': v[0].tolist()}))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["backend"] == "onnx"
+    assert out["torch"] is False, "serving from the export must not import torch"
+    assert float(np.dot(out["v"], vec[0])) >= MIN_COSINE
+
+
+def test_damaged_export_is_made_again(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                      torch_embedder: Embedder) -> None:
+    settings = Settings.from_env().with_(model_cache=tmp_path / "models")
+    Embedder(settings).encode(["预热"])
+    folder = export_folder(settings.model_cache, resolve_model(settings.model))
+    (folder / "model.onnx").write_bytes(b"not an onnx model")
+    with caplog.at_level(logging.WARNING, logger="qa.embedding"):
+        e = Embedder(settings)
+        v = e.encode(["第二笔投资是20亿美元"])
+    assert "unreadable" in caplog.text and str(folder) in caplog.text
+    assert e.backend == "onnx"
+    assert float(np.dot(v[0], torch_embedder.encode(["第二笔投资是20亿美元"])[0])) >= MIN_COSINE
+
+
+def test_model_it_cannot_copy_falls_back_to_torch(tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Pooling, Transformer
+
+    word = Transformer(resolve_model("m3e-small"))
+    st = SentenceTransformer(modules=[word, Pooling(512, pooling_mode="max")], device="cpu")
+    with pytest.raises(Unsupported, match="max"):
+        pooling_of(st)
+    st.save(str(tmp_path / "m3e-max"))
+    settings = Settings.from_env().with_(model=str(tmp_path / "m3e-max"),
+                                         model_cache=tmp_path / "models")
+    with caplog.at_level(logging.WARNING, logger="qa.embedding"):
+        e = Embedder(settings)
+        v = e.encode(["微软"])
+    assert e.backend == "torch"
+    assert "using torch" in caplog.text and "max" in caplog.text
+    assert v.shape == (1, 512) and abs(float(np.linalg.norm(v[0])) - 1) < 1e-5
+    assert not any((tmp_path / "models").glob("*/model.onnx"))
+
+
+def test_unknown_backend_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="QA_EMBED_BACKEND='gpu'"):
+        Embedder(Settings.from_env().with_(embed_backend="gpu"))
+
+
+def test_int8_uses_torch() -> None:
+    e = Embedder(Settings.from_env().with_(embed_quantize="int8"))
+    assert e.backend == "torch"
