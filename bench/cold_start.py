@@ -150,7 +150,7 @@ def main() -> None:
         print(table(["import, each in a fresh process", "wall s", "import s (median)"],
                     import_times(env, args.repeats)))
         print()
-        print("python -X importtime of qa.service, sentence_transformers, faiss, bm25s, jieba, "
+        print("python -X importtime of qa.service, onnxruntime, tokenizers, faiss, bm25s, jieba, "
               "gradio\n(self time of every module, summed by top-level package):")
         print(table(["package", "self s", "share"], importtime_top(env)))
         print()
