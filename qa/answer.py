@@ -1,9 +1,10 @@
 """Turn retrieval hits into an ``Answer``: cited passages, the answering sentence, and whether
 the corpus answers the question at all.
 
-The answer sentence is the sentence of the top passages that best matches the question: its
-cosine to the question (sentence vectors come from the index) plus its share of the question's
-character bigrams, with a small preference for the better-ranked passage. ``found`` is
+The answer sentence is the sentence of the top passages that best answers the question, by a
+weighted sum of what ``candidates`` measures (cosine to the question, BM25, shares of the
+question's words and bigrams, the kind of answer asked for, the year asked about, passage rank),
+with weights fitted on the dev split. ``found`` is
 ``confidence >= threshold``, where confidence blends the best sentence cosine and the lexical
 coverage of the top passage; the threshold was calibrated on answerable and unanswerable
 questions (see README, "Quality").
@@ -17,17 +18,18 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import text as textmod
+from .glossary import expand
 from .index import Index
 from .retrieve import RRF_K, Hit, Query, Weights
 
 NO_ANSWER = "未找到可靠答案：语料中没有能回答这个问题的内容。以下是最接近的段落（仅供参考，匹配较弱）。"
 #: cosine range over which m3e similarities are spread out (below: unrelated; above: same).
 COS_LOW, COS_HIGH = 0.70, 0.90
-#: answer-sentence scoring: share of the previous sentence's BM25 carried over, bonus for the
-#: kind of answer asked for, penalty per passage rank (tuned on the dev split)
-CARRY, TYPE_BONUS, RANK_PENALTY = 0.0, 0.2, 0.15
 #: "first" questions take the earliest sentence scoring within this margin of the best
 FIRST_MARGIN = 0.5
+#: a question asking for a date or an amount takes a sentence holding one if it scores
+#: within this margin of the best
+TYPED_MARGIN = 1.0
 _FIRST = re.compile(r"第一次|首次|最早|最初|头一回|头一次|起初|\bfirst\b|\bearliest\b|\binitial")
 
 
@@ -119,7 +121,7 @@ def features(hits: list[Hit], question: str, index: Index, top_score: float,
 
 
 #: logistic weights of ``features`` (+ bias), fitted on the dev split by bench/calibrate.py
-CONFIDENCE_WEIGHTS = (1.135, 0.32, 0.027, -1.709, 1.757, -2.059)
+CONFIDENCE_WEIGHTS = (1.321, 0.506, 0.03, -1.686, 2.304, -2.754)
 
 
 def confidence(hits: list[Hit], question: str, index: Index, top_score: float,
@@ -164,40 +166,91 @@ def type_match(kind: str | None, sentence: str) -> bool:
     return False
 
 
-def best_sentence(index: Index, query: Query, hits: list[Hit],
-                  question: str = "") -> tuple[Hit, tuple[int, int]]:
-    """The hit and absolute (start, end) of the sentence that best answers ``query``.
+_YEAR = re.compile(r"(?<![\d.])(?:19|20)\d\d(?![\d.])")
+#: a sentence opening like this takes its year from the sentence before ("同年7月,微软宣布…")
+_SAME_TIME = re.compile(r"^\W*(?:同年|当年|同月|该年|同期|此后|随后)")
 
-    A sentence scores by its cosine to the question, its bigram BM25 score (scaled to the best
-    candidate; part of the previous sentence's score carries over, as "同年" leans on the year
-    named there), whether it holds the kind of answer asked for (a number for 多少, a date for
-    哪年), and the rank of its passage.
-    """
-    kind = expected_type(question or query.text)
-    first = bool(_FIRST.search((question or query.text).lower()))
+#: what ``sentence_features`` measures of each candidate sentence, in order
+SENTENCE_FEATURES = ("cosine", "bm25", "words", "bigrams", "typed", "mistyped", "rank",
+                     "passage_cosine", "year", "other_year")
+#: conditional-logit weights of ``SENTENCE_FEATURES``, fitted on the dev split by
+#: bench/fit_sentences.py (the candidate with the highest weighted sum is the answer)
+SENTENCE_WEIGHTS = (1.23, 2.59, 1.17, 0.6, 0.78, -0.98, -0.92, 0.13, 0.45, -0.2)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage that may answer the question."""
+
+    hit: Hit
+    rank: int  # rank of its passage, 0 = best
+    span: tuple[int, int]  # absolute (start, end)
+    features: tuple[float, ...]  # SENTENCE_FEATURES
+    typed: bool  # holds the kind of answer asked for
+
+    @property
+    def score(self) -> float:
+        return float(sum(w * x for w, x in zip(SENTENCE_WEIGHTS, self.features, strict=True)))
+
+
+def _share(wanted: set[str], text: str) -> float:
+    return sum(w in text for w in wanted) / len(wanted) if wanted else 0.0
+
+
+def candidates(query: Query, hits: list[Hit], question: str = "") -> list[Candidate]:
+    """Every sentence of ``hits`` with its ``SENTENCE_FEATURES``: its cosine to the question and
+    bigram BM25 (scaled to the best candidate), the share of the question's words and bigrams it
+    holds, whether it holds the kind of answer asked for (a date for 哪年, an amount for
+    多少钱) or clearly not, its passage's rank and cosine, and whether it is about the year the
+    question names (a sentence opening with 同年/当年 is about the year of the one before)."""
+    asked = question or query.text
+    kind = expected_type(asked)
+    q = textmod.normalize(expand(asked))
+    q_words = {w for w in textmod.words(q) if len(w) >= 2}
+    q_bigrams = set(textmod.bigrams(q))
+    q_years = set(_YEAR.findall(q))
     top_bm25 = max((x for h in hits for x in h.sentence_bm25), default=0.0) or 1.0
-    scored: list[tuple[float, int, Hit, tuple[int, int], bool]] = []
+    out = []
     for rank, hit in enumerate(hits):
         c = hit.chunk
-        previous = 0.0
+        before: set[str] = set()
         for j, (s, e) in enumerate(c.sentences):
-            typed = type_match(kind, c.text[s - c.start : e - c.start])
-            lex = hit.sentence_bm25[j] / top_bm25
-            score = (_cos01(hit.sentence_cos[j]) + lex + CARRY * previous
-                     + (TYPE_BONUS if typed else 0.0) - RANK_PENALTY * rank)
-            scored.append((score, rank, hit, (s, e), typed))
-            previous = lex
+            sentence = c.text[s - c.start : e - c.start]
+            norm = textmod.normalize(sentence)
+            typed = type_match(kind, sentence)
+            years = set(_YEAR.findall(norm))
+            when = years | (before if _SAME_TIME.search(norm) or not years else set())
+            x = (_cos01(hit.sentence_cos[j]), hit.sentence_bm25[j] / top_bm25,
+                 _share(q_words, norm), _share(q_bigrams, norm), float(typed),
+                 float(kind not in (None, "reason") and not typed), float(rank),
+                 _cos01(hit.dense), float(bool(q_years) and q_years <= when),
+                 float(bool(q_years) and bool(years) and not q_years & when))
+            out.append(Candidate(hit, rank, (s, e), x, typed))
+            before = years or before
+    return out
+
+
+def best_sentence(index: Index, query: Query, hits: list[Hit],
+                  question: str = "") -> tuple[Hit, tuple[int, int]]:
+    """The hit and absolute (start, end) of the sentence that best answers ``query``: the
+    highest-scoring of ``candidates``, except that a question about the first time (第一次,
+    首次, first) takes the earliest sentence of the top passage scoring within
+    ``FIRST_MARGIN`` of the best."""
+    kind = expected_type(question or query.text)
+    scored = candidates(query, hits, question)
     if not scored:
         raise ValueError("no sentences to choose from")
-    if first:  # "第一次/首次/first": the earliest good sentence of the top passage
-        best_score = max(x[0] for x in scored)
-        early = [x for x in scored if x[1] == 0 and x[0] >= best_score - FIRST_MARGIN
-                 and (x[4] or kind is None)]
+    best = max(scored, key=lambda c: c.score)
+    if kind not in (None, "reason") and not best.typed:  # asked for a date or an amount
+        typed = [c for c in scored if c.typed and c.score >= best.score - TYPED_MARGIN]
+        if typed:
+            best = max(typed, key=lambda c: c.score)
+    if _FIRST.search((question or query.text).lower()):
+        early = [c for c in scored if c.rank == 0 and c.score >= best.score - FIRST_MARGIN
+                 and (c.typed or kind is None)]
         if early:
-            pick = min(early, key=lambda x: x[3][0])
-            return pick[2], pick[3]
-    pick = max(scored, key=lambda x: x[0])
-    return pick[2], pick[3]
+            best = min(early, key=lambda c: c.span[0])
+    return best.hit, best.span
 
 
 def make_answer(question: str, index: Index, query: Query, hits: list[Hit],
