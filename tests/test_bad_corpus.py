@@ -150,3 +150,34 @@ def test_read_corpus_reports_progress_per_file(tmp_path: Path) -> None:
     result = read_corpus(corpus, progress=lambda d, t: calls.append((d, t)))
     assert len(result.documents) == 3
     assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)]
+
+
+def test_stat_signature_sees_exactly_the_files_list_files_yields(tmp_path: Path) -> None:
+    """The per-question change detector walks the tree its own (faster) way: it must agree
+    with ``list_files`` on nested, hidden, symlinked, dangling and unsupported entries."""
+    from qa.corpus import list_files, stat_signature
+
+    corpus = tmp_path / "corpus"
+    (corpus / "a" / "b").mkdir(parents=True)
+    (corpus / ".hidden").mkdir()
+    (corpus / "top.txt").write_text("一", encoding="utf-8")
+    (corpus / "a" / "mid.md").write_text("二", encoding="utf-8")
+    (corpus / "a" / "b" / "deep.HTML").write_text("<p>三</p>", encoding="utf-8")
+    (corpus / ".hidden" / "secret.txt").write_text("四", encoding="utf-8")
+    (corpus / ".dot.txt").write_text("五", encoding="utf-8")
+    (corpus / "image.png").write_bytes(b"\x89PNG")
+    (corpus / "link.txt").symlink_to(corpus / "top.txt")
+    (corpus / "dangling.txt").symlink_to(corpus / "missing.txt")
+    (corpus / "dirlink.txt").symlink_to(corpus / "a", target_is_directory=True)
+    (corpus / "folderlink").symlink_to(corpus / "a", target_is_directory=True)
+    expected = {}
+    for source, path in list_files(corpus):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        expected[source] = (st.st_size, st.st_mtime_ns)
+    got = stat_signature(corpus)
+    assert got == expected
+    assert set(got) == {"top.txt", "a/mid.md", "a/b/deep.HTML", "link.txt"}
+    assert stat_signature(tmp_path / "nowhere") == {}
