@@ -45,21 +45,30 @@ def test_core_floors(results) -> None:
     """Issue 'core': the right passage in the top 3 for >= 90% of answerable questions."""
     s = score(results)
     print("\n" + table({"qa (hybrid)": results}))
-    assert s.hit3 >= 0.90
-    assert s.hit1 >= 0.75
-    assert s.mrr >= 0.82
+    assert s.hit3 >= 0.94
+    assert s.hit1 >= 0.85
+    assert s.mrr >= 0.90
 
 
 def test_answer_floors(results) -> None:
     s = score(results)
-    assert s.sentence >= 0.68
-    assert s.found >= 0.88
+    assert s.sentence >= 0.80
+    assert s.found >= 0.95
     unanswerable = [r for r in results if not r.answerable]
     answerable = [r for r in results if r.answerable]
-    assert s.abstain >= 0.45  # "mostly" refused: see the trade-off curve in the README
+    assert s.abstain >= 0.58  # "mostly" refused: see the trade-off curve in the README
     # confidence separates the two kinds on average even where the threshold cannot
     mean = lambda rs: sum(r.confidence for r in rs) / len(rs)  # noqa: E731
     assert mean(unanswerable) < mean(answerable)
+
+
+def test_test_split_floors(results, rows) -> None:
+    """The quality issue's targets are judged on the test split (never tuned on)."""
+    test_ids = {r["id"] for r in rows if r["split"] == "test"}
+    s = score([r for r in results if r.id in test_ids])
+    assert s.hit1 >= 0.88 and s.hit3 >= 0.93 and s.mrr >= 0.92
+    assert s.sentence >= 0.82
+    assert s.found >= 0.95 and s.abstain >= 0.8
 
 
 def test_followups_floor(results) -> None:
