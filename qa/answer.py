@@ -26,7 +26,7 @@ NO_ANSWER = "未找到可靠答案：语料中没有能回答这个问题的内�
 #: cosine range over which m3e similarities are spread out (below: unrelated; above: same).
 COS_LOW, COS_HIGH = 0.70, 0.90
 #: "first" questions take the earliest sentence scoring within this margin of the best
-FIRST_MARGIN = 0.5
+FIRST_MARGIN = 2.0
 #: a question asking for a date or an amount takes a sentence holding one if it scores
 #: within this margin of the best
 TYPED_MARGIN = 1.0
