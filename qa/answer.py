@@ -4,10 +4,11 @@ the corpus answers the question at all.
 The answer sentence is the sentence of the top passages that best answers the question, by a
 weighted sum of what ``candidates`` measures (cosine to the question, BM25, shares of the
 question's words and bigrams, the kind of answer asked for, the year asked about, passage rank),
-with weights fitted on the dev split. ``found`` is
-``confidence >= threshold``, where confidence blends the best sentence cosine and the lexical
-coverage of the top passage; the threshold was calibrated on answerable and unanswerable
-questions (see README, "Quality").
+with weights fitted on the dev split (bench/fit_sentences.py). ``found`` is
+``confidence >= threshold``, where confidence is a logistic blend of ``features`` (the top
+passage's best sentence cosine and lexical coverage, terms the corpus never mentions, whether
+the chosen sentence holds the kind of answer asked for), fitted and thresholded on the dev
+split's answerable and unanswerable questions (bench/calibrate.py; README, "Quality").
 """
 
 from __future__ import annotations
