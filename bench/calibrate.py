@@ -46,7 +46,7 @@ def main() -> None:
         text, history = r["question"], r.get("history") or []
         in_context = f"{history[-1]} {text}" if history and is_followup(text) else None
         query, hits = engine.search(index, text, 3, in_context)
-        hit, (s, e) = best_sentence(index, query, hits, text)
+        hit, (s, e) = best_sentence(query, hits, text)
         sentence = hit.chunk.text[s - hit.chunk.start : e - hit.chunk.start]
         xs.append(features(hits, text, index, engine.weights.total() / 61, sentence,
                            query.text))

@@ -85,11 +85,13 @@ _corpus_text: dict[str, str] = {}
 
 def corpus_text(index: Index) -> str:
     """The normalised text of every chunk of ``index``, for "is this term in the corpus?"."""
-    key = index.generation or str(id(index))
-    if key not in _corpus_text:
+    key = f"{index.generation}:{id(index)}"
+    text = _corpus_text.get(key)
+    if text is None:  # built locally: another thread may clear the cache meanwhile
+        text = "\n".join(textmod.normalize(c.text) for c in index.chunks)
         _corpus_text.clear()
-        _corpus_text[key] = "\n".join(textmod.normalize(c.text) for c in index.chunks)
-    return _corpus_text[key]
+        _corpus_text[key] = text
+    return text
 
 
 def unknown_terms(question: str, index: Index, context: str = "") -> float:
@@ -116,13 +118,13 @@ def features(hits: list[Hit], question: str, index: Index, top_score: float,
     1 for other questions)."""
     top = hits[0]
     kind = expected_type(question)
-    typed = kind in (None, "reason") or type_match(kind, sentence)
+    typed = kind in (None, "reason") or type_match(kind, textmod.normalize(sentence))
     return [_cos01(top.sentence), top.lexical, min(1.0, top.score / top_score),
             unknown_terms(question, index, context), float(typed)]
 
 
 #: logistic weights of ``features`` (+ bias), fitted on the dev split by bench/calibrate.py
-CONFIDENCE_WEIGHTS = (1.332, 0.547, 0.027, -1.68, 2.493, -2.963)
+CONFIDENCE_WEIGHTS = (1.29, 0.535, 0.029, -1.688, 2.487, -2.929)
 
 
 def confidence(hits: list[Hit], question: str, index: Index, top_score: float,
@@ -130,7 +132,8 @@ def confidence(hits: list[Hit], question: str, index: Index, top_score: float,
     """Probability-like score in [0, 1] that ``sentence`` of the top passages answers the
     question (see ``features``)."""
     x = features(hits, question, index, top_score, sentence, context)
-    z = CONFIDENCE_WEIGHTS[-1] + sum(w * v for w, v in zip(CONFIDENCE_WEIGHTS, x, strict=False))
+    z = CONFIDENCE_WEIGHTS[-1] + sum(w * v for w, v in zip(CONFIDENCE_WEIGHTS[:-1], x,
+                                                            strict=True))
     return float(1.0 / (1.0 + np.exp(-z)))
 
 
@@ -142,7 +145,7 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     ("time", re.compile(r"什么时候|何时|哪年|哪一年|几月|哪个月|哪天|日期|\bwhen\b|what year|which year"),
      re.compile(r"\d{4}年|\d{1,2}月|\d{4}-\d{2}|年底|年初|上半年|下半年")),
     ("share", re.compile(r"比例|百分之|多少%|几成|percent|percentage|\bshare of\b"),
-     re.compile(r"\d+(?:\.\d+)?%|百分之|成")),
+     re.compile(r"\d+(?:\.\d+)?%|百分之|[\d一二三四五六七八九十两几]成(?![为功本立长熟])")),
     ("amount", re.compile(r"多少钱|多少美元|多少元|多少资金|金额|估值|市值|成本|花费|开销|营收|收入|利润|"
                           r"how much|\bcost\b|\bworth\b|valuation|revenue"),
      re.compile(r"\d[\d.,]*\s*(?:万亿|亿|万|千)?(?:美元|元|人民币)|\d[\d.,]*\s*(?:万亿|亿)")),
@@ -168,8 +171,9 @@ def type_match(kind: str | None, sentence: str) -> bool:
     return False
 
 
-_YEAR = re.compile(r"(?<![\d.])(?:19|20)\d\d(?![\d.])")
-#: a sentence opening like this takes its year from the sentence before ("同年7月,微软宣布…")
+_YEAR = re.compile(r"(?<![\d.])(?:19|20)\d\d(?![\d.万亿元%个家起])")
+#: a sentence naming no year is about the last year its passage named before it; one opening
+#: like this also is, even when it names another ("同年7月,微软宣布…")
 _SAME_TIME = re.compile(r"^\W*(?:同年|当年|同月|该年|同期|此后|随后)")
 
 #: what ``sentence_features`` measures of each candidate sentence, in order
@@ -204,7 +208,8 @@ def candidates(query: Query, hits: list[Hit], question: str = "") -> list[Candid
     bigram BM25 (scaled to the best candidate), the share of the question's words and bigrams it
     holds, whether it holds the kind of answer asked for (a date for 哪年, an amount for
     多少钱) or clearly not, its passage's rank and cosine, and whether it is about the year the
-    question names (a sentence opening with 同年/当年 is about the year of the one before)."""
+    question names (a sentence naming no year, or opening with 同年/当年, is about the last year
+    named before it in its passage)."""
     asked = question or query.text
     kind = expected_type(asked)
     q = textmod.normalize(expand(asked))
@@ -219,7 +224,7 @@ def candidates(query: Query, hits: list[Hit], question: str = "") -> list[Candid
         for j, (s, e) in enumerate(c.sentences):
             sentence = c.text[s - c.start : e - c.start]
             norm = textmod.normalize(sentence)
-            typed = type_match(kind, sentence)
+            typed = type_match(kind, norm)
             years = set(_YEAR.findall(norm))
             when = years | (before if _SAME_TIME.search(norm) or not years else set())
             x = (_cos01(hit.sentence_cos[j]), hit.sentence_bm25[j] / top_bm25,
@@ -232,24 +237,25 @@ def candidates(query: Query, hits: list[Hit], question: str = "") -> list[Candid
     return out
 
 
-def best_sentence(index: Index, query: Query, hits: list[Hit],
+def best_sentence(query: Query, hits: list[Hit],
                   question: str = "") -> tuple[Hit, tuple[int, int]]:
     """The hit and absolute (start, end) of the sentence that best answers ``query``: the
-    highest-scoring of ``candidates``, except that a question about the first time (第一次,
-    首次, first) takes the earliest sentence of the top passage scoring within
-    ``FIRST_MARGIN`` of the best."""
+    highest-scoring of ``candidates``, except that a question asking for a date, amount, count
+    or share takes the best sentence holding one if it scores within ``TYPED_MARGIN`` of the
+    best, and a question about the first time (第一次, 首次, first) the earliest good sentence
+    of the top passage within ``FIRST_MARGIN``."""
     kind = expected_type(question or query.text)
     scored = candidates(query, hits, question)
     if not scored:
         raise ValueError("no sentences to choose from")
     best = max(scored, key=lambda c: c.score)
-    if kind not in (None, "reason") and not best.typed:  # asked for a date or an amount
+    if kind not in (None, "reason") and not best.typed:  # asked for a date, amount, count…
         typed = [c for c in scored if c.typed and c.score >= best.score - TYPED_MARGIN]
         if typed:
             best = max(typed, key=lambda c: c.score)
     if _FIRST.search((question or query.text).lower()):
         early = [c for c in scored if c.rank == 0 and c.score >= best.score - FIRST_MARGIN
-                 and (c.typed or kind is None)]
+                 and (c.typed or kind in (None, "reason"))]
         if early:
             best = min(early, key=lambda c: c.span[0])
     return best.hit, best.span
@@ -271,7 +277,7 @@ def make_answer(question: str, index: Index, query: Query, hits: list[Hit],
                     generation=index.generation)
     if not hits:
         return answer
-    hit, (s, e) = best_sentence(index, query, hits[:3], question)
+    hit, (s, e) = best_sentence(query, hits[:3], question)
     sentence = hit.chunk.text[s - hit.chunk.start : e - hit.chunk.start]
     answer.confidence = round(
         confidence(hits, question, index, top_score, sentence, query.text), 4)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import threading
@@ -63,15 +64,43 @@ def text_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
 
 
+def _model_root(model: str) -> Path | None:
+    """The folder holding ``model``'s files: the model itself when it is a folder, the cached
+    snapshot of a hub id when there is one (its path names the commit), else None."""
+    path = Path(model)
+    if path.is_dir():
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(model, local_files_only=True))
+    except Exception:  # not downloaded yet, or no huggingface_hub: keyed by name alone
+        return None
+
+
 def export_folder(cache: Path, model: str) -> Path:
     """Where the ONNX export of ``model`` (a resolved name or folder) lives in ``cache``: named
-    after the model and a hash of its files' sizes and times, so changed weights export anew."""
-    path = Path(model)
-    files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                   for p in path.iterdir() if p.is_file()) if path.is_dir() else []
-    digest = hashlib.sha1(json.dumps([model, files]).encode()).hexdigest()[:12]
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.name if path.is_dir() else model)
-    return cache / f"{slug}-{digest}"
+    after the model, the export format and a hash of the sizes and times of every file of the
+    model (of its cached snapshot, for a hub id), so that changed weights export anew."""
+    from .onnx_model import FORMAT
+
+    root = _model_root(model)
+    files = sorted((p.relative_to(root).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+                   for p in root.rglob("*") if p.is_file()) if root else []
+    digest = hashlib.sha1(json.dumps([model, str(root), files]).encode()).hexdigest()[:12]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(model).name if root else model)
+    return cache / f"{slug}-v{FORMAT}-{digest}"
+
+
+def _discard(folder: Path) -> None:
+    """Remove a broken export: renamed aside first, so a fresh one published meanwhile under
+    the same name by another process is never half-deleted."""
+    aside = folder.with_name(f".{folder.name}.broken-{os.getpid()}-{threading.get_ident()}")
+    try:
+        os.replace(folder, aside)
+    except OSError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 class Embedder:
@@ -105,19 +134,22 @@ class Embedder:
         return self._model
 
     def _load(self) -> Any:
-        model = None
+        path = resolve_model(self.name)  # a missing model folder is its own, clear error
         if self.backend == "onnx":
+            model = None
             try:
+                import onnxruntime  # noqa: F401  # before touching the cache: absent -> torch
+
                 from .onnx_model import OnnxEncoder, export
 
-                folder = export_folder(self.cache, resolve_model(self.name))
-                if (folder / "meta.json").is_file():
+                folder = export_folder(self.cache, path)
+                if folder.is_dir():
                     try:
                         return OnnxEncoder(folder)
                     except Exception as exc:
                         log.warning("ONNX export %s is unreadable (%s): exporting again",
                                     folder, exc)
-                        shutil.rmtree(folder, ignore_errors=True)
+                        _discard(folder)
                 log.info("exporting %s to ONNX in %s (once)", self.name, folder)
                 model = self._load_torch()
                 export(model, folder)
@@ -127,7 +159,9 @@ class Embedder:
                 log.warning("ONNX Runtime unavailable for %s (%s): using torch", self.name,
                             reason)
                 self.backend = "torch"
-        return model if model is not None else self._load_torch()
+                if model is not None:
+                    return model
+        return self._load_torch()
 
     def _load_torch(self) -> Any:
         from sentence_transformers import SentenceTransformer

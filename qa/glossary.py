@@ -10,10 +10,13 @@ for other corpora.
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import lru_cache
 
-#: groups of interchangeable terms; the first entry of a group is the usual Chinese form.
+#: groups of interchangeable terms; the first entry of a group is the usual Chinese form, and
+#: the Chinese entries before its first English one are all formal equivalents (English terms
+#: expand to all of them); later Chinese entries are colloquial synonyms.
 GROUPS: tuple[tuple[str, ...], ...] = (
     # companies, products, people
     ("微软", "microsoft", "msft", "巨硬"),
@@ -79,7 +82,10 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("搜索", "search"),
     ("预计", "expected", "estimated", "estimate", "forecast", "predicted"),
     ("每天", "per day", "daily", "a day", "each day"),
-    ("上线", "launch", "launched", "went live", "release", "released"),
+    ("上线", "推出", "launch", "launched", "went live", "release", "released", "introduce",
+     "introduced", "roll out", "rolled out"),
+    ("开发", "develop", "developed", "developing", "development", "build", "built"),
+    ("支持", "support", "supported", "backing"),
     ("转型", "transform", "transformation", "transition", "became"),
     ("技术", "technology", "technologies", "tech"),
     ("产品", "product", "products"),
@@ -106,8 +112,10 @@ def _index() -> tuple[re.Pattern[str], dict[str, tuple[str, ...]]]:
         for term in group:
             lookup[term] = group
     terms = sorted(lookup, key=len, reverse=True)
-    parts = [rf"(?<![a-z0-9]){re.escape(t)}(?![a-z0-9])" if t.isascii() else re.escape(t)
-             for t in terms]
+    # English terms also match their plural and -ed/-ing forms (chatbots, acquired), except
+    # short ones, where a suffix makes another word ("ai" + "d")
+    parts = [(rf"(?<![a-z0-9]){re.escape(t)}{'(?:s|es|d|ed|ing)?' if len(t) >= 4 else ''}"
+              r"(?![a-z0-9])") if t.isascii() else re.escape(t) for t in terms]
     return re.compile("|".join(parts)), lookup
 
 
@@ -122,16 +130,32 @@ _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth|fifth)\b")
 _NUMERALS = {"first": "一", "second": "二", "third": "三", "fourth": "四", "fifth": "五"}
 
 
+def _lookup(found: str, lookup: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The group of a matched term, also when it matched in an inflected form."""
+    if found in lookup:
+        return lookup[found]
+    for suffix in ("ing", "es", "ed", "s", "d"):
+        if found.endswith(suffix) and found[: -len(suffix)] in lookup:
+            return lookup[found[: -len(suffix)]]
+    return ()
+
+
 def expansions(question: str) -> list[str]:
     """The usual Chinese form of each glossary term in ``question`` that it does not already
-    hold, ordinals as enumeration markers (第二条 -> 二是), English months as 2023年8月."""
+    hold (for an English term, every Chinese form before its first English one: "launched" ->
+    上线 推出), ordinals as
+    enumeration markers (第二条 -> 二是), English months as 2023年8月."""
     pattern, lookup = _index()
     q = question.lower()
     out: list[str] = []
     for m in pattern.finditer(q):
-        term = lookup[m.group()][0]
-        if term not in q and term not in out:
-            out.append(term)
+        group = _lookup(m.group(), lookup)
+        forms = group[:1]
+        if m.group().isascii():  # an English word: every Chinese form leading the group
+            forms = tuple(itertools.takewhile(lambda t: not t.isascii(), group)) or forms
+        for term in forms:
+            if term not in q and term not in out:
+                out.append(term)
     # Chinese enumerations read "一是…二是…" or "其一…其二": 第二条 means the "二是" item
     numerals = [m.group(1) for m in _ORDINAL.finditer(q)]
     numerals += [_NUMERALS[m.group(1)] for m in _ORDINAL_EN.finditer(q)]

@@ -75,17 +75,22 @@ def test_fresh_export_is_checked_and_then_loaded_without_torch(tmp_path: Path) -
     assert float(np.dot(out["v"], vec[0])) >= MIN_COSINE
 
 
+@pytest.mark.parametrize("damage", ["garbled model", "no meta.json"])
 def test_damaged_export_is_made_again(tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                      torch_embedder: Embedder) -> None:
+                                      torch_embedder: Embedder, damage: str) -> None:
     settings = Settings.from_env().with_(model_cache=tmp_path / "models")
     Embedder(settings).encode(["预热"])
     folder = export_folder(settings.model_cache, resolve_model(settings.model))
-    (folder / "model.onnx").write_bytes(b"not an onnx model")
+    if damage == "garbled model":
+        (folder / "model.onnx").write_bytes(b"not an onnx model")
+    else:
+        (folder / "meta.json").unlink()
     with caplog.at_level(logging.WARNING, logger="qa.embedding"):
         e = Embedder(settings)
         v = e.encode(["第二笔投资是20亿美元"])
     assert "unreadable" in caplog.text and str(folder) in caplog.text
-    assert e.backend == "onnx"
+    assert e.backend == "onnx" and (folder / "meta.json").is_file()
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [folder.name]
     assert float(np.dot(v[0], torch_embedder.encode(["第二笔投资是20亿美元"])[0])) >= MIN_COSINE
 
 
@@ -112,6 +117,38 @@ def test_model_it_cannot_copy_falls_back_to_torch(tmp_path: Path,
     assert "using torch" in caplog.text and "max" in caplog.text
     assert v.shape == (1, 512) and abs(float(np.linalg.norm(v[0])) - 1) < 1e-5
     assert not any((tmp_path / "models").glob("*/model.onnx"))
+
+
+def test_cls_pooled_model_is_exported_and_matches(tmp_path: Path) -> None:
+    """Another pooling (CLS, as bge uses) and a Normalize module export and agree too."""
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import (
+            Normalize,
+            Pooling,
+            Transformer,
+        )
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Normalize, Pooling, Transformer
+
+    word = Transformer(resolve_model("m3e-small"))
+    st = SentenceTransformer(modules=[word, Pooling(512, pooling_mode="cls"), Normalize()],
+                             device="cpu")
+    assert pooling_of(st) == "cls"
+    st.save(str(tmp_path / "m3e-cls"))
+    settings = Settings.from_env().with_(model=str(tmp_path / "m3e-cls"),
+                                         model_cache=tmp_path / "models")
+    e, ref = Embedder(settings), Embedder(settings.with_(embed_backend="torch"))
+    texts = article_texts()[:40]
+    e.encode(["预热"])  # loads the model: exported, not fallen back to torch
+    assert e.backend == "onnx"
+    assert np.sum(e.encode(texts) * ref.encode(texts), axis=1).min() >= MIN_COSINE
+
+
+def test_nothing_to_encode(embedder: Embedder) -> None:
+    assert embedder.model.encode([]).shape == (0, 512)
+    assert embedder.encode([]).size == 0
 
 
 def test_unknown_backend_names_the_variable() -> None:

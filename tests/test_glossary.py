@@ -1,0 +1,41 @@
+"""Query expansion: English and colloquial terms gain the Chinese words the corpus uses."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.glossary import expand, expansions
+
+
+@pytest.mark.parametrize(("question", "wanted"), [
+    ("In what year did Microsoft start developing chatbots?", ["微软", "开发", "聊天机器人"]),
+    ("In which year did OpenAI launch ChatGPT?", ["上线", "推出"]),  # every formal form
+    ("Which company did Google acquire?", ["谷歌", "并购", "收购"]),
+    ("Google acquired DeepMind", ["谷歌", "并购"]),  # -ed form
+    ("What were the main reasons?", ["原因"]),  # plural
+    ("微软砸钱了多少?", ["投资"]),  # colloquial Chinese -> the usual form
+    ("文章说的第二条启示是什么?", ["二是", "其二"]),
+    ("What was the market value in August 2023?", ["市值", "2023年8月"]),
+])
+def test_expansions(question: str, wanted: list[str]) -> None:
+    got = expansions(question)
+    assert all(w in got for w in wanted), got
+
+
+def test_english_terms_do_not_pull_in_slang() -> None:
+    got = expansions("How much did Microsoft invest?")
+    assert "微软" in got and "投资" in got
+    assert "巨硬" not in got and "砸钱" not in got
+
+
+def test_short_terms_take_no_suffix_and_words_stay_whole() -> None:
+    assert "人工智能" not in expansions("Is there any aid?")  # "aid" is not "ai" + "d"
+    assert "人工智能" in expansions("What about AI?")
+    assert expansions("cloudy weather") == []  # "cloudy" is not "cloud" + suffix
+    assert expansions("May I ask something?") == []  # the verb, not the month
+
+
+def test_expand_keeps_the_question_first() -> None:
+    q = "微软第一次向OpenAI投资了多少钱?"
+    assert expand(q) == q  # nothing to add: all its terms are already Chinese
+    assert expand("Microsoft?").startswith("Microsoft? ")
