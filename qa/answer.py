@@ -84,11 +84,14 @@ _corpus_text: dict[str, str] = {}
 
 
 def corpus_text(index: Index) -> str:
-    """The normalised text of every chunk of ``index``, for "is this term in the corpus?"."""
+    """The normalised text of every chunk of ``index`` and of the headings above them, for "is
+    this term in the corpus?"."""
     key = f"{index.generation}:{id(index)}"
     text = _corpus_text.get(key)
     if text is None:  # built locally: another thread may clear the cache meanwhile
-        text = "\n".join(textmod.normalize(c.text) for c in index.chunks)
+        headings = dict.fromkeys(c.heading for c in index.chunks if c.heading)
+        text = "\n".join(textmod.normalize(t) for t in [*headings, *(c.text for c in
+                                                                      index.chunks)])
         _corpus_text.clear()
         _corpus_text[key] = text
     return text
