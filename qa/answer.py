@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import text as textmod
-from .glossary import expand
+from .glossary import expand, expansions
 from .index import Index
 from .retrieve import RRF_K, Hit, Query, Weights
 
@@ -113,6 +113,28 @@ def unknown_terms(question: str, index: Index, context: str = "") -> float:
     return float(bool(words) and all(w not in text for w in words))
 
 
+_ASKS = re.compile(r"^(?:是谁|是哪位|有多少|是多少|有几|在哪|在什么地方|是什么|是哪)")
+_WHICH = frozenset(["多少", "哪个", "哪家", "哪些", "哪位", "什么", "几个", "哪种"])
+_VAGUE = frozenset(["时候", "东西", "地方", "情况", "问题", "方面", "内容", "意思", "样子", "具体"])
+
+
+def missing_focus(question: str, index: Index) -> float:
+    """1.0 when what a Chinese question asks about, the word just before 是谁/有多少/在哪 or
+    just after 多少/哪家/什么 ("OpenAI的创始人是谁?", "在哪个城市"), never occurs in the
+    corpus, else 0.0."""
+    q = textmod.normalize(question)
+    if not textmod.is_chinese(q):
+        return 0.0
+    words = textmod.jieba_words(q)
+    focus = [w for i, w in enumerate(words) if _ASKS.match("".join(words[i + 1 :]))]
+    focus += [nxt for i, w in enumerate(words) if w in _WHICH for nxt in words[i + 1 : i + 2]]
+    focus = [w for w in focus if len(w) >= 2 and w not in textmod.STOP_WORDS
+             and w not in _VAGUE and not w.isascii()]
+    text = corpus_text(index)
+    return float(any(w not in text and not any(x in text for x in expansions(w))
+                     for w in focus))
+
+
 def features(hits: list[Hit], question: str, index: Index, top_score: float,
              sentence: str, context: str = "") -> list[float]:
     """What ``confidence`` weighs: best sentence cosine (scaled), bigram coverage of the top
@@ -123,11 +145,12 @@ def features(hits: list[Hit], question: str, index: Index, top_score: float,
     kind = expected_type(question)
     typed = kind in (None, "reason") or type_match(kind, textmod.normalize(sentence))
     return [_cos01(top.sentence), top.lexical, min(1.0, top.score / top_score),
-            unknown_terms(question, index, context), float(typed)]
+            unknown_terms(question, index, context), float(typed),
+            missing_focus(question, index)]
 
 
 #: logistic weights of ``features`` (+ bias), fitted on the dev split by bench/calibrate.py
-CONFIDENCE_WEIGHTS = (1.29, 0.535, 0.029, -1.688, 2.487, -2.929)
+CONFIDENCE_WEIGHTS = (1.195, 0.164, 0.024, -1.975, 2.697, -1.508, -2.533)
 
 
 def confidence(hits: list[Hit], question: str, index: Index, top_score: float,

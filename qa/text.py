@@ -67,6 +67,11 @@ def _jieba():  # type: ignore[no-untyped-def]
     return jieba
 
 
+def jieba_words(text: str) -> list[str]:
+    """Every jieba word of ``text`` as given (stop words and punctuation included)."""
+    return [w for w in _jieba().lcut(text) if w.strip()]
+
+
 def words(text: str) -> list[str]:
     """jieba words of the normalised text, without stop words and punctuation."""
     text = normalize(text)

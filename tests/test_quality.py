@@ -45,18 +45,18 @@ def test_core_floors(results) -> None:
     """Issue 'core': the right passage in the top 3 for >= 90% of answerable questions."""
     s = score(results)
     print("\n" + table({"qa (hybrid)": results}))
-    assert s.hit3 >= 0.94
-    assert s.hit1 >= 0.85
-    assert s.mrr >= 0.90
+    assert s.hit3 >= 0.95
+    assert s.hit1 >= 0.88
+    assert s.mrr >= 0.92
 
 
 def test_answer_floors(results) -> None:
     s = score(results)
     assert s.sentence >= 0.80
-    assert s.found >= 0.95
+    assert s.found >= 0.93
     unanswerable = [r for r in results if not r.answerable]
     answerable = [r for r in results if r.answerable]
-    assert s.abstain >= 0.58  # "mostly" refused: see the trade-off curve in the README
+    assert s.abstain >= 0.80  # see the trade-off curve in the README
     # confidence separates the two kinds on average even where the threshold cannot
     mean = lambda rs: sum(r.confidence for r in rs) / len(rs)  # noqa: E731
     assert mean(unanswerable) < mean(answerable)
@@ -66,9 +66,9 @@ def test_test_split_floors(results, rows) -> None:
     """The quality issue's targets are judged on the test split (never tuned on)."""
     test_ids = {r["id"] for r in rows if r["split"] == "test"}
     s = score([r for r in results if r.id in test_ids])
-    assert s.hit1 >= 0.88 and s.hit3 >= 0.93 and s.mrr >= 0.92
-    assert s.sentence >= 0.82
-    assert s.found >= 0.95 and s.abstain >= 0.8
+    assert s.hit1 >= 0.93 and s.hit3 >= 0.95 and s.mrr >= 0.95
+    assert s.sentence >= 0.84
+    assert s.found >= 0.95 and s.abstain >= 0.85
 
 
 def test_followups_floor(results) -> None:
@@ -103,3 +103,17 @@ def test_beats_baselines(shared_qa, rows, results) -> None:
         theirs = score(res)
         assert ours.hit1 > theirs.hit1, name
         assert ours.mrr > theirs.mrr, name
+
+
+@pytest.mark.parametrize(("question", "found"), [
+    ("OpenAI的创始人是谁?", False),  # 创始人: the thing asked about is never mentioned
+    ("微软的总部在哪个城市?", False),
+    ("OpenAI有多少员工?", False),
+    ("谷歌收购了哪家公司?", True),  # the same shapes, about something the article says
+    ("微软与OpenAI的合作历史可以追溯到哪一年?", True),
+    ("ChatGPT每天的成本是多少?", True),
+])
+def test_questions_about_what_the_corpus_never_mentions_are_refused(shared_qa, question,
+                                                                     found) -> None:
+    a = shared_qa.ask(question)
+    assert a.found is found, (a.confidence, a.text)
