@@ -140,9 +140,12 @@ def main() -> None:
 
         help_med, help_min = median_run([PY, "-m", "qa", "--help"], env, max(5, args.repeats))
         ask_med, ask_min = median_run([PY, "-m", "qa", "ask", QUESTION], env, args.repeats)
+        lex_med, lex_min = median_run([PY, "-m", "qa", "search", "--lexical", QUESTION], env,
+                                      max(5, args.repeats))
         print(table(["command (fresh process, wall)", "median s", "min s"], [
             ["python -m qa --help", f"{help_med:.3f}", f"{help_min:.3f}"],
             ["python -m qa ask QUESTION", f"{ask_med:.2f}", f"{ask_min:.2f}"],
+            ["python -m qa search --lexical QUESTION (BM25)", f"{lex_med:.2f}", f"{lex_min:.2f}"],
             ["python -m qa build --full (article, cold)", f"{build_s:.2f}", "-"],
         ]))
         print(f"(qa build --full peak RSS: {mib(build_rss)} MiB)\n")

@@ -287,11 +287,13 @@ def best_sentence(query: Query, hits: list[Hit],
     return best.hit, best.span
 
 
-def make_answer(question: str, index: Index, query: Query, hits: list[Hit],
-                threshold: float, weights: Weights = Weights()) -> Answer:
-    """Build the ``Answer`` for ``question`` from its ranked hits."""
-    top_score = weights.total() / (RRF_K + 1)
-    passages = [
+def make_passages(hits: list[Hit], weights: Weights = Weights(),
+                  lexical: bool = False) -> list[Passage]:
+    """The cited passages of ranked hits; ``score`` is the fused score over the best a passage
+    could get (from the BM25 rankings alone, for a ``lexical`` search)."""
+    top_score = (weights.total() - (weights.dense + weights.sentence if lexical else 0)) \
+        / (RRF_K + 1)
+    return [
         Passage(text=h.chunk.text, source=h.chunk.source, start=h.chunk.start, end=h.chunk.end,
                 score=round(min(1.0, h.score / top_score), 4),
                 citation=citation(n, h.chunk.source, h.chunk.paragraph, h.chunk.start,
@@ -299,6 +301,13 @@ def make_answer(question: str, index: Index, query: Query, hits: list[Hit],
                 paragraph=h.chunk.paragraph, page=h.chunk.page, heading=h.chunk.heading)
         for n, h in enumerate(hits, 1)
     ]
+
+
+def make_answer(question: str, index: Index, query: Query, hits: list[Hit],
+                threshold: float, weights: Weights = Weights()) -> Answer:
+    """Build the ``Answer`` for ``question`` from its ranked hits."""
+    top_score = weights.total() / (RRF_K + 1)
+    passages = make_passages(hits, weights)
     answer = Answer(question=question, found=False, text=NO_ANSWER, passages=passages,
                     generation=index.generation)
     if not hits:

@@ -1,4 +1,5 @@
-"""The ``qa`` command: ``qa build``, ``qa ask "问题"``, ``qa eval``, ``qa serve``.
+"""The ``qa`` command: ``qa build``, ``qa ask "问题"``, ``qa search "问题"``, ``qa eval``,
+``qa serve``.
 
 A thin shell over the ``qa`` package. Heavy imports happen inside the commands, so
 ``qa --help`` starts instantly.
@@ -104,6 +105,28 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .index import IndexProblem
+    from .service import QA
+
+    try:
+        passages = QA().passages(args.question, k=args.k, lexical=args.lexical)
+    except ValueError as exc:
+        print(f"qa search: {exc}", file=sys.stderr)
+        return 2
+    except IndexProblem as exc:
+        print(f"qa search: {exc} (run `qa build` first)", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([asdict(p) for p in passages], ensure_ascii=False, indent=2))
+        return 0
+    for p in passages:
+        print(f"{p.citation} · 分数 {p.score:.3f}\n    {p.text}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import main as eval_main
 
@@ -138,6 +161,14 @@ def parser() -> argparse.ArgumentParser:
                    help="an earlier question (repeat, oldest first)")
     a.add_argument("--json", action="store_true", help="print the Answer as JSON")
     a.set_defaults(func=cmd_ask)
+
+    r = sub.add_parser("search", help="the best passages, cited, without an answer sentence")
+    r.add_argument("question")
+    r.add_argument("-k", type=int, default=3, help="passages to return (default 3)")
+    r.add_argument("--lexical", action="store_true",
+                   help="BM25 only: no embedding model is loaded (starts in well under 1 s)")
+    r.add_argument("--json", action="store_true", help="print the passages as JSON")
+    r.set_defaults(func=cmd_search)
 
     e = sub.add_parser("eval", help="score retrieval and answers on a question set")
     e.add_argument("--questions", help="JSONL question file (default tests/data/questions.jsonl)")

@@ -38,10 +38,11 @@ class Weights:
 
 @dataclass(frozen=True)
 class Query:
-    """A question prepared once for every retriever: its vector and both token lists."""
+    """A question prepared once for every retriever: its vector (None for a BM25-only search)
+    and both token lists."""
 
     text: str
-    vector: np.ndarray
+    vector: np.ndarray | None
     words: list[str]
     bigrams: list[str]
 
@@ -59,7 +60,7 @@ class Hit:
     sentence_bm25: tuple[float, ...] = ()  # bigram BM25 of each of the chunk's sentences
 
 
-def make_query(text: str, vector: np.ndarray, focus: str | None = None) -> Query:
+def make_query(text: str, vector: np.ndarray | None, focus: str | None = None) -> Query:
     """Prepare ``text`` for search; the tokens of ``focus`` (the newest question of a
     follow-up, when ``text`` also holds the earlier one) count twice for BM25."""
     words, bigrams = textmod.words(text), textmod.bigrams(text)
@@ -86,25 +87,35 @@ def lexical_coverage(query_bigrams: list[str], chunk_bigrams: list[str]) -> floa
     return len(wanted & set(chunk_bigrams)) / len(wanted)
 
 
-def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> list[Hit]:
-    """The ``k`` best chunks for ``query``, best first."""
+def _dense_scores(index: Index, query: Query) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine of every chunk (-1 where approximate search did not reach it) and of every
+    sentence; -1 and 0 throughout for a query without a vector."""
     n = len(index)
-    if n == 0:
-        return []
+    dense = np.full(n, -1.0, dtype=np.float32)
+    if query.vector is None:
+        return dense, np.zeros(len(index.sentence_vectors), dtype=np.float32)
     if query.vector.shape[-1] != index.vectors.shape[1]:
         raise IndexMismatch(f"query vectors have dimension {query.vector.shape[-1]}, the index "
                             f"{index.vectors.shape[1]}: rebuild needed")
-    dense = np.full(n, -1.0, dtype=np.float32)
     if n > int(index.manifest.get("ann_threshold", 50_000)):
         for i, s in index.dense_search(query.vector, 200):
             dense[i] = s
     else:
         dense = index.vectors @ query.vector
-    sent_scores = index.sentence_vectors @ query.vector
+    return dense, index.sentence_vectors @ query.vector
+
+
+def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> list[Hit]:
+    """The ``k`` best chunks for ``query``, best first (by BM25 alone for a query without a
+    vector)."""
+    n = len(index)
+    if n == 0:
+        return []
+    dense, sent_scores = _dense_scores(index, query)
     sentence = np.full(n, -1.0, dtype=np.float32)
     rows = index.sentence_row
     has = np.diff(rows) > 0
-    if has.any():
+    if has.any() and query.vector is not None:
         sentence[has] = np.maximum.reduceat(sent_scores, rows[:-1][has])
     sent_lex = index.bm25_scores("sentences", query.bigrams)
     sentence_bigrams = np.zeros(n, dtype=np.float32)
@@ -114,7 +125,8 @@ def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> 
     bigrams = index.bm25_scores("bigrams", query.bigrams)
 
     fused = np.zeros(n, dtype=np.float64)
-    for w, scores in ((weights.dense, dense + 1.0), (weights.sentence, sentence + 1.0),
+    dense_weights = (weights.dense, weights.sentence) if query.vector is not None else (0, 0)
+    for w, scores in ((dense_weights[0], dense + 1.0), (dense_weights[1], sentence + 1.0),
                       (weights.words, words), (weights.bigrams, bigrams),
                       (weights.sentence_bigrams, sentence_bigrams)):
         if w:

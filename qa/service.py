@@ -15,7 +15,7 @@ import re
 import threading
 from collections.abc import Sequence
 
-from .answer import Answer, make_answer
+from .answer import Answer, Passage, make_answer, make_passages
 from .builder import BuildReport, CorpusEmpty, Progress, build_index
 from .config import Settings
 from .corpus import file_hashes, stat_signature
@@ -45,6 +45,12 @@ def clean_question(question: object, limit: int) -> str:
         raise ValueError(f"question is {len(text):,} characters; the limit is {limit:,} "
                          "(QA_MAX_QUESTION_CHARS)")
     return text
+
+
+def check_k(k: object) -> None:
+    """Raise ``ValueError`` unless ``k`` is a whole number of passages from 1 to ``MAX_K``."""
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+        raise ValueError(f"k must be an integer from 1 to {MAX_K}, not {k!r}")
 
 
 class QA:
@@ -155,8 +161,7 @@ class QA:
         over-long question or a bad ``k``.
         """
         text = clean_question(question, self.settings.max_question_chars)
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
-            raise ValueError(f"k must be an integer from 1 to {MAX_K}, not {k!r}")
+        check_k(k)
         earlier = [clean_question(h, self.settings.max_question_chars)
                    for h in (history or []) if isinstance(h, str) and h.strip()]
         index = self.refresh()
@@ -168,6 +173,19 @@ class QA:
             if other.confidence > answer.confidence:
                 return other
         return answer
+
+    def passages(self, question: str, k: int = 3, lexical: bool = False) -> list[Passage]:
+        """The ``k`` best passages for ``question``, cited, without an answer sentence.
+        ``lexical`` ranks by BM25 alone and never loads the embedding model: the fast path of
+        a fresh process (``qa search --lexical``). It reads the published index as it is,
+        without the checks and rebuilds of ``refresh`` (``IndexProblem`` if there is none)."""
+        text = clean_question(question, self.settings.max_question_chars)
+        check_k(k)
+        if not lexical:
+            return make_passages(self.search(self.refresh(), text, k)[1], self.weights)
+        index = self._index or self.store.load()
+        hits = search(index, make_query(expand(text), None), k, self.weights)
+        return make_passages(hits, self.weights, lexical=True)
 
     def search(self, index: Index, text: str, k: int,
                in_context: str | None = None) -> tuple[Query, list[Hit]]:

@@ -27,7 +27,7 @@ def run_qa(*args: str, root: Path | None = None, timeout: float = 300
 def test_help() -> None:
     proc = run_qa("--help")
     assert proc.returncode == 0, proc.stderr
-    for command in ("build", "ask", "eval", "serve"):
+    for command in ("build", "ask", "search", "eval", "serve"):
         assert command in proc.stdout
     ask = run_qa("ask", "--help")
     assert ask.returncode == 0 and "--json" in ask.stdout and "-k" in ask.stdout
@@ -129,3 +129,37 @@ def test_ask_plain_text_with_history(prebuilt: Path) -> None:
     assert len(citations) == 3
     assert all("microsoft-openai.txt" in c and "第" in c and "段" in c for c in citations)
     assert "20亿美元" in proc.stdout
+
+
+@pytest.mark.parametrize("lexical", [True, False])
+def test_search_prints_cited_passages(prebuilt: Path, lexical: bool) -> None:
+    extra = ["--lexical"] if lexical else []
+    proc = run_qa("search", "ChatGPT服务每天的成本是多少?", "-k", "2", "--json", *extra,
+                  root=prebuilt)
+    assert proc.returncode == 0, proc.stderr
+    passages = json.loads(proc.stdout)
+    assert len(passages) == 2 and set(passages[0]) >= PASSAGE_KEYS
+    text = (prebuilt / "corpus" / "microsoft-openai.txt").read_text(encoding="utf-8")
+    for p in passages:
+        assert text[p["start"]:p["end"]] == p["text"]
+    assert "70万美元" in passages[0]["text"]
+    plain = run_qa("search", "ChatGPT服务每天的成本是多少?", *extra, root=prebuilt)
+    assert plain.returncode == 0 and plain.stdout.startswith("[1] microsoft-openai.txt · 第")
+
+
+def test_lexical_search_loads_no_model(prebuilt: Path) -> None:
+    """The BM25-only path: no onnxruntime, torch or gradio import, no model load."""
+    code = ("import sys; from qa.cli import main; rc = main(['search', '--lexical', "
+            "'微软第一次向OpenAI投资了多少钱?']); print(rc, sorted(m for m in ('onnxruntime', "
+            "'torch', 'sentence_transformers', 'transformers', 'gradio') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=qa_env(prebuilt),
+                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "0 []"
+    assert "10亿美元" in proc.stdout
+
+
+def test_lexical_search_without_an_index_says_to_build(tmp_path: Path) -> None:
+    (tmp_path / "corpus").mkdir()
+    proc = run_qa("search", "--lexical", "微软", root=tmp_path)
+    assert proc.returncode == 1 and "qa build" in proc.stderr and "Traceback" not in proc.stderr
