@@ -117,3 +117,18 @@ def test_questions_about_what_the_corpus_never_mentions_are_refused(shared_qa, q
                                                                      found) -> None:
     a = shared_qa.ask(question)
     assert a.found is found, (a.confidence, a.text)
+
+
+def test_fresh_question_set_floors(shared_qa) -> None:
+    """The second, blind question set (tests/data/questions_fresh.jsonl): well formed, and
+    floors a little below what qa reaches on it (README, "Quality")."""
+    path = DEFAULT_QUESTIONS.parent / "questions_fresh.jsonl"
+    rows = load_questions(path)
+    text = (DEFAULT_QUESTIONS.parent.parent.parent / "corpus" / "microsoft-openai.txt"
+            ).read_text(encoding="utf-8")
+    assert len(rows) >= 50 and len({r["id"] for r in rows}) == len(rows)
+    assert all(gold in text for r in rows for gold in r["answers"])
+    s = score(evaluate(lambda q, k, h: shared_qa.ask(q, k=k, history=h), rows,
+                       shared_qa.settings))
+    assert s.hit1 >= 0.90 and s.hit3 >= 0.95 and s.mrr >= 0.93
+    assert s.sentence >= 0.80 and s.found >= 0.90 and s.abstain >= 0.7
