@@ -80,21 +80,45 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _candidates(corpus_dir: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """``(source, entry)`` for every supported file under ``corpus_dir``, walked the way
+    ``os.walk(followlinks=False)`` does (each folder's files by name, then its subfolders by
+    name; hidden names and symlinked folders skipped) but with ``os.scandir`` and plain
+    strings, since ``stat_signature`` runs this before every question."""
+
+    def walk(folder: str, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        folders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                folders.append(entry)
+            elif os.path.splitext(entry.name)[1].lower() in SUFFIXES:
+                yield prefix + entry.name, entry
+        for entry in folders:
+            if not entry.is_symlink():
+                yield from walk(entry.path, f"{prefix}{entry.name}/")
+
+    if corpus_dir.is_dir():
+        yield from walk(str(corpus_dir), "")
+
+
 def list_files(corpus_dir: Path) -> Iterator[tuple[str, Path]]:
     """Yield ``(source, path)`` for every supported file under ``corpus_dir``, sorted.
 
     Hidden files and folders are ignored. Symlinks are yielded too: ``read_document`` refuses
     the ones that point outside the corpus.
     """
-    if not corpus_dir.is_dir():
-        return
-    for root, dirs, files in os.walk(corpus_dir, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith(".") or Path(name).suffix.lower() not in SUFFIXES:
-                continue
-            path = Path(root) / name
-            yield path.relative_to(corpus_dir).as_posix(), path
+    for source, entry in _candidates(corpus_dir):
+        yield source, Path(entry.path)
 
 
 def decode_text(data: bytes, source: str) -> tuple[str, str]:
@@ -246,35 +270,15 @@ def read_corpus(corpus_dir: Path, max_bytes: int = 20_000_000,
 
 
 def stat_signature(corpus_dir: Path) -> dict[str, tuple[int, int]]:
-    """``{source: (size, mtime_ns)}`` for every file ``list_files`` yields: a cheap change
-    detector, run before every question, so it walks with ``os.scandir`` and plain strings
-    (about 4x faster than ``list_files`` at 1,000 files)."""
+    """``{source: (size, mtime_ns)}`` for every file ``list_files`` yields whose ``stat``
+    succeeds (a dangling symlink has none): a cheap change detector."""
     sig: dict[str, tuple[int, int]] = {}
-
-    def walk(folder: str, prefix: str) -> None:
+    for source, entry in _candidates(corpus_dir):
         try:
-            entries = list(os.scandir(folder))
+            st = entry.stat()
         except OSError:
-            return
-        for entry in entries:
-            name = entry.name
-            if name.startswith("."):
-                continue
-            try:
-                is_dir = entry.is_dir()
-                if is_dir:  # like os.walk(followlinks=False): symlinked folders are not entered
-                    if not entry.is_symlink():
-                        walk(entry.path, f"{prefix}{name}/")
-                    continue
-                if os.path.splitext(name)[1].lower() not in SUFFIXES:
-                    continue
-                st = entry.stat()
-            except OSError:
-                continue
-            sig[prefix + name] = (st.st_size, st.st_mtime_ns)
-
-    if corpus_dir.is_dir():
-        walk(str(corpus_dir), "")
+            continue
+        sig[source] = (st.st_size, st.st_mtime_ns)
     return sig
 
 
