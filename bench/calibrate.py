@@ -48,7 +48,7 @@ def main() -> None:
         query, hits = engine.search(index, text, 3, in_context)
         hit, (s, e) = best_sentence(query, hits, text)
         sentence = hit.chunk.text[s - hit.chunk.start : e - hit.chunk.start]
-        xs.append(features(hits, text, index, engine.weights.total() / 61, sentence,
+        xs.append(features(hits, text, index, engine.weights.top_score(), sentence,
                            query.text))
         ys.append(1.0 if r["answers"] else 0.0)
         splits.append(r["split"])

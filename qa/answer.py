@@ -21,7 +21,7 @@ import numpy as np
 from . import text as textmod
 from .glossary import expand, expansions
 from .index import Index
-from .retrieve import RRF_K, Hit, Query, Weights
+from .retrieve import Hit, Query, Weights
 
 NO_ANSWER = "未找到可靠答案：语料中没有能回答这个问题的内容。以下是最接近的段落（仅供参考，匹配较弱）。"
 #: cosine range over which m3e similarities are spread out (below: unrelated; above: same).
@@ -292,8 +292,7 @@ def make_passages(hits: list[Hit], weights: Weights = Weights(),
                   lexical: bool = False) -> list[Passage]:
     """The cited passages of ranked hits; ``score`` is the fused score over the best a passage
     could get (from the BM25 rankings alone, for a ``lexical`` search)."""
-    top_score = (weights.total() - (weights.dense + weights.sentence if lexical else 0)) \
-        / (RRF_K + 1)
+    top_score = weights.top_score(dense=not lexical)
     return [
         Passage(text=h.chunk.text, source=h.chunk.source, start=h.chunk.start, end=h.chunk.end,
                 score=round(min(1.0, h.score / top_score), 4),
@@ -307,7 +306,7 @@ def make_passages(hits: list[Hit], weights: Weights = Weights(),
 def make_answer(question: str, index: Index, query: Query, hits: list[Hit],
                 threshold: float, weights: Weights = Weights()) -> Answer:
     """Build the ``Answer`` for ``question`` from its ranked hits."""
-    top_score = weights.total() / (RRF_K + 1)
+    top_score = weights.top_score()
     passages = make_passages(hits, weights)
     answer = Answer(question=question, found=False, text=NO_ANSWER, passages=passages,
                     generation=index.generation)

@@ -31,9 +31,15 @@ class Weights:
     sentence_bigrams: float = 1.0
     meta: float = 0.5
 
-    def total(self) -> float:
-        """The fused score of a chunk ranked first by every retriever."""
-        return self.dense + self.sentence + self.words + self.bigrams + self.sentence_bigrams
+    def total(self, dense: bool = True) -> float:
+        """The sum of the weights (of the BM25 rankings alone, without ``dense``)."""
+        lexical = self.words + self.bigrams + self.sentence_bigrams
+        return lexical + (self.dense + self.sentence if dense else 0.0)
+
+    def top_score(self, dense: bool = True) -> float:
+        """The fused score of a chunk ranked first by every retriever (every BM25 one, without
+        ``dense``): what scores are shown as a share of."""
+        return self.total(dense) / (RRF_K + 1)
 
 
 @dataclass(frozen=True)
@@ -89,11 +95,11 @@ def lexical_coverage(query_bigrams: list[str], chunk_bigrams: list[str]) -> floa
 
 def _dense_scores(index: Index, query: Query) -> tuple[np.ndarray, np.ndarray]:
     """Cosine of every chunk (-1 where approximate search did not reach it) and of every
-    sentence; -1 and 0 throughout for a query without a vector."""
+    sentence; -1 throughout for a query without a vector, which ``_ranks`` leaves unranked."""
     n = len(index)
     dense = np.full(n, -1.0, dtype=np.float32)
     if query.vector is None:
-        return dense, np.zeros(len(index.sentence_vectors), dtype=np.float32)
+        return dense, np.full(len(index.sentence_vectors), -1.0, dtype=np.float32)
     if query.vector.shape[-1] != index.vectors.shape[1]:
         raise IndexMismatch(f"query vectors have dimension {query.vector.shape[-1]}, the index "
                             f"{index.vectors.shape[1]}: rebuild needed")
@@ -115,7 +121,7 @@ def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> 
     sentence = np.full(n, -1.0, dtype=np.float32)
     rows = index.sentence_row
     has = np.diff(rows) > 0
-    if has.any() and query.vector is not None:
+    if has.any():
         sentence[has] = np.maximum.reduceat(sent_scores, rows[:-1][has])
     sent_lex = index.bm25_scores("sentences", query.bigrams)
     sentence_bigrams = np.zeros(n, dtype=np.float32)
@@ -125,8 +131,7 @@ def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> 
     bigrams = index.bm25_scores("bigrams", query.bigrams)
 
     fused = np.zeros(n, dtype=np.float64)
-    dense_weights = (weights.dense, weights.sentence) if query.vector is not None else (0, 0)
-    for w, scores in ((dense_weights[0], dense + 1.0), (dense_weights[1], sentence + 1.0),
+    for w, scores in ((weights.dense, dense + 1.0), (weights.sentence, sentence + 1.0),
                       (weights.words, words), (weights.bigrams, bigrams),
                       (weights.sentence_bigrams, sentence_bigrams)):
         if w:
