@@ -18,7 +18,7 @@ import numpy as np
 
 from qa.answer import best_sentence, features
 from qa.evaluate import DEFAULT_QUESTIONS, load_questions
-from qa.followup import is_followup
+from qa.followup import search_context
 from qa.service import QA
 
 
@@ -44,10 +44,8 @@ def main() -> None:
     xs, ys, splits = [], [], []
     for r in rows:
         text, history = r["question"], r.get("history") or []
-        in_context = f"{history[-1]} {text}" if history and is_followup(text) else None
-        query, hits = engine.search(index, text, 3, in_context)
-        hit, (s, e) = best_sentence(query, hits, text)
-        sentence = hit.chunk.text[s - hit.chunk.start : e - hit.chunk.start]
+        query, hits = engine.search(index, text, 3, search_context(text, history))
+        sentence = best_sentence(query, hits, text).text
         xs.append(features(hits, text, index, engine.weights.top_score(), sentence,
                            query.text))
         ys.append(1.0 if r["answers"] else 0.0)

@@ -22,7 +22,7 @@ import numpy as np
 
 from qa.answer import SENTENCE_FEATURES, SENTENCE_WEIGHTS, candidates
 from qa.evaluate import DEFAULT_QUESTIONS, load_questions
-from qa.followup import is_followup
+from qa.followup import search_context
 from qa.service import QA
 
 Question = tuple[str, np.ndarray, np.ndarray]  # split, features (n x f), gold (n)
@@ -35,12 +35,9 @@ def collect(engine: QA, rows: list[dict]) -> list[Question]:  # type: ignore[typ
         if not r["answers"]:
             continue
         text, history = r["question"], r.get("history") or []
-        in_context = f"{history[-1]} {text}" if history and is_followup(text) else None
-        query, hits = engine.search(index, text, 3, in_context)
+        query, hits = engine.search(index, text, 3, search_context(text, history))
         cands = candidates(query, hits, text)
-        gold = [any(g in c.hit.chunk.text[c.span[0] - c.hit.chunk.start:
-                                          c.span[1] - c.hit.chunk.start]
-                    for g in r["answers"]) for c in cands]
+        gold = [any(g in c.text for g in r["answers"]) for c in cands]
         out.append((r["split"], np.array([c.features for c in cands]), np.array(gold, float)))
     return out
 

@@ -218,6 +218,7 @@ class Candidate:
     hit: Hit
     rank: int  # rank of its passage, 0 = best
     span: tuple[int, int]  # absolute (start, end)
+    text: str  # the sentence, ``hit.chunk.text`` at ``span``
     features: tuple[float, ...]  # SENTENCE_FEATURES
     typed: bool  # holds the kind of answer asked for
 
@@ -259,15 +260,13 @@ def candidates(query: Query, hits: list[Hit], question: str = "") -> list[Candid
                  float(kind not in (None, "reason") and not typed), float(rank),
                  _cos01(hit.dense), float(bool(q_years) and q_years <= when),
                  float(bool(q_years) and bool(years) and not q_years & when))
-            out.append(Candidate(hit, rank, (s, e), x, typed))
+            out.append(Candidate(hit, rank, (s, e), sentence, x, typed))
             before = years or before
     return out
 
 
-def best_sentence(query: Query, hits: list[Hit],
-                  question: str = "") -> tuple[Hit, tuple[int, int]]:
-    """The hit and absolute (start, end) of the sentence that best answers ``query``: the
-    highest-scoring of ``candidates``, except that a question asking for a date, amount, count
+def best_sentence(query: Query, hits: list[Hit], question: str = "") -> Candidate:
+    """The sentence that best answers ``query``: the highest-scoring of ``candidates``, except that a question asking for a date, amount, count
     or share takes the best sentence holding one if it scores within ``TYPED_MARGIN`` of the
     best, and a question about the first time (第一次, 首次, first) the earliest good sentence
     of the top passage within ``FIRST_MARGIN``."""
@@ -285,7 +284,7 @@ def best_sentence(query: Query, hits: list[Hit],
                  and (c.typed or kind in (None, "reason"))]
         if early:
             best = min(early, key=lambda c: c.span[0])
-    return best.hit, best.span
+    return best
 
 
 def make_passages(hits: list[Hit], weights: Weights = Weights(),
@@ -312,12 +311,11 @@ def make_answer(question: str, index: Index, query: Query, hits: list[Hit],
                     generation=index.generation)
     if not hits:
         return answer
-    hit, (s, e) = best_sentence(query, hits[:3], question)
-    sentence = hit.chunk.text[s - hit.chunk.start : e - hit.chunk.start]
+    best = best_sentence(query, hits[:3], question)
     answer.confidence = round(
-        confidence(hits, question, index, top_score, sentence, query.text), 4)
+        confidence(hits, question, index, top_score, best.text, query.text), 4)
     answer.found = answer.confidence >= threshold
     if answer.found:
-        answer.text = sentence
-        answer.span = (hit.chunk.source, s, e)
+        answer.text = best.text
+        answer.span = (best.hit.chunk.source, *best.span)
     return answer

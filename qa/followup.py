@@ -10,6 +10,7 @@ question is left alone, so history never drowns it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from . import text as textmod
 
@@ -20,6 +21,17 @@ _LEANING = re.compile(
     r"|^第[一二三四五六七八九十两\d]+(条|个|点|项|次|轮|是)|呢[?？]?$|[?？]?\s*then[?？]?$",
     re.IGNORECASE)
 SHORT = 5  # distinct content bigrams: a question with fewer than this is probably a follow-up
+
+
+def in_context(question: str, history: Sequence[str]) -> str:
+    """``question`` read after the newest earlier question: what the search sees."""
+    return f"{history[-1]} {question}"
+
+
+def search_context(question: str, history: Sequence[str]) -> str | None:
+    """``in_context`` when ``question`` is a follow-up of a non-empty ``history``, else None:
+    how ``QA.ask`` first searches (it may retry a refused question in context)."""
+    return in_context(question, history) if history and is_followup(question) else None
 
 
 def is_followup(question: str) -> bool:

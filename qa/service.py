@@ -20,7 +20,7 @@ from .builder import BuildReport, CorpusEmpty, Progress, build_index
 from .config import Settings
 from .corpus import file_hashes, stat_signature
 from .embedding import Embedder
-from .followup import is_followup
+from .followup import in_context, search_context
 from .glossary import expand
 from .index import Index, IndexProblem, spot_check
 from .retrieve import Hit, Query, Weights, make_query, search
@@ -165,11 +165,12 @@ class QA:
         earlier = [clean_question(h, self.settings.max_question_chars)
                    for h in (history or []) if isinstance(h, str) and h.strip()]
         index = self.refresh()
-        if earlier and is_followup(text):
-            return self._answer(index, text, k, f"{earlier[-1]} {text}")
+        context = search_context(text, earlier)
+        if context:
+            return self._answer(index, text, k, context)
         answer = self._answer(index, text, k)
         if earlier and not answer.found:  # maybe it leans on the conversation after all
-            other = self._answer(index, text, k, f"{earlier[-1]} {text}")
+            other = self._answer(index, text, k, in_context(text, earlier))
             if other.confidence > answer.confidence:
                 return other
         return answer
