@@ -151,7 +151,7 @@ class Embedder:
                                     folder, exc)
                         _discard(folder)
                 log.info("exporting %s to ONNX in %s (once)", self.name, folder)
-                model = self._load_torch()
+                model = self._load_torch(path)
                 export(model, folder)
                 return OnnxEncoder(folder)
             except Exception as exc:  # any failure leaves the torch path, which always works
@@ -161,14 +161,15 @@ class Embedder:
                 self.backend = "torch"
                 if model is not None:
                     return model
-        return self._load_torch()
+        return self._load_torch(path)
 
-    def _load_torch(self) -> Any:
+    def _load_torch(self, path: str) -> Any:
+        """``SentenceTransformer`` of the resolved model ``path`` (int8 when asked)."""
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-        model = SentenceTransformer(resolve_model(self.name), device="cpu")
+        model = SentenceTransformer(path, device="cpu")
         return quantize_int8(model) if self.quantize == "int8" else model
 
     @property
