@@ -16,12 +16,10 @@ errors, incomplete replies, p50/p95/max latency and throughput, then what the re
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,11 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
+from common import OFFLINE, ROOT, free_port, questions, wait_for_page
+
 CITATION = re.compile(r"\[1\] \S+ · (第\d+页 · )?第\d+段 · 字符 \d+–\d+")
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "TOKENIZERS_PARALLELISM": "false"}
 
 
 @dataclass
@@ -71,39 +67,23 @@ def local_only(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_app(work: Path, timeout: float) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
     """``python app.py`` over ``work/corpus`` and ``work/index``; returns it, its URL, its env."""
     port = free_port()
     env = dict(os.environ, **OFFLINE, GRADIO_SERVER_PORT=str(port),
                QA_CORPUS_DIR=str(work / "corpus"), QA_INDEX_DIR=str(work / "index"))
     env.pop("GRADIO_SERVER_NAME", None)
-    log = (work / "server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    log = work / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("app.py exited:\n" + (work / "server.log").read_text())
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                if r.status == 200:
-                    return proc, url, env
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit(f"app.py did not answer within {timeout:.0f} s")
-
-
-def load_questions() -> list[dict[str, Any]]:
-    with QUESTIONS.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    try:
+        wait_for_page(proc, url, log, timeout)
+    except RuntimeError as exc:
+        proc.kill()
+        raise SystemExit(str(exc)) from None
+    return proc, url, env
 
 
 def chat_history(earlier: list[str]) -> list[dict[str, Any]]:
@@ -235,7 +215,7 @@ def main() -> int:
     if not 1 <= args.clients <= 64 or not 1 <= args.questions <= 20_000:
         raise SystemExit("--clients must be 1..64 and --questions 1..20000")
     rng = random.Random(args.seed)
-    bank = load_questions()
+    bank = questions()
     items = [bank[i % len(bank)] for i in range(args.questions)]
     rng.shuffle(items)
 
