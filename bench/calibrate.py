@@ -1,11 +1,14 @@
-"""Fit the weights of ``qa.answer.confidence`` on the dev split and print the trade-off curve.
+"""Fit the weights of ``qa.answer.confidence`` on the fitting splits and print the trade-off
+curve.
 
-    python bench/calibrate.py [--questions tests/data/questions.jsonl]
+    python bench/calibrate.py [--questions FILE ...] [--fit dev,fresh,blind2]
 
 A class-balanced logistic regression over ``qa.answer.features`` (answerable = 1), fitted on
-the dev questions only; the curve of found-rate (answerable) against abstention (unanswerable)
-is printed for dev and test so the threshold can be chosen from it. Paste the printed weights
-into ``CONFIDENCE_WEIGHTS`` and the threshold into ``Settings.found_threshold``.
+the questions of the ``--fit`` splits only (default ``qa.evaluate.FIT_SPLITS``); the curve of
+found-rate (answerable) against abstention (unanswerable) is printed for the fitting questions
+together and for every reported split, and the threshold rule's choice (the best abstention
+keeping the fitting found-rate >= 0.95) is marked. Paste the printed weights into
+``CONFIDENCE_WEIGHTS`` and the threshold into ``Settings.found_threshold``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer import best_sentence, features
-from qa.evaluate import DEFAULT_QUESTIONS, load_questions
+from qa.evaluate import FIT_SPLITS, TUNING_FILES, load_questions
 from qa.followup import search_context
 from qa.service import QA
 
@@ -36,11 +39,12 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 20000) -> n
 def main() -> None:
     logging.disable(logging.WARNING)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--questions", default=str(DEFAULT_QUESTIONS))
+    ap.add_argument("--questions", nargs="+", default=[str(p) for p in TUNING_FILES])
+    ap.add_argument("--fit", default=",".join(FIT_SPLITS))
     args = ap.parse_args()
     engine = QA()
     index = engine.refresh()
-    rows = load_questions(Path(args.questions))
+    rows = [r for p in args.questions if Path(p).exists() for r in load_questions(Path(p))]
     xs, ys, splits = [], [], []
     for r in rows:
         text, history = r["question"], r.get("history") or []
@@ -51,17 +55,20 @@ def main() -> None:
         ys.append(1.0 if r["answers"] else 0.0)
         splits.append(r["split"])
     x, y, split = np.array(xs), np.array(ys), np.array(splits)
-    w = fit(x[split == "dev"], y[split == "dev"])
+    fitting = np.isin(split, args.fit.split(","))
+    w = fit(x[fitting], y[fitting])
     print("CONFIDENCE_WEIGHTS =", tuple(round(float(v), 3) for v in w))
-    xb = np.hstack([x, np.ones((len(x), 1))])
-    p = 1 / (1 + np.exp(-xb @ w))
-    print(f"\n{'threshold':>9} | {'dev found':>9} {'abstain':>8} | {'test found':>10} {'abstain':>8}")
-    for t in np.arange(0.20, 0.71, 0.025):
-        cells = []
-        for s in ("dev", "test"):
-            m = split == s
-            cells.append(f"{np.mean(p[m & (y == 1)] >= t):>9.3f} {np.mean(p[m & (y == 0)] < t):>8.3f}")
-        print(f"{t:>9.3f} | {cells[0]} | {cells[1]:>19}")
+    p = 1 / (1 + np.exp(-np.hstack([x, np.ones((len(x), 1))]) @ w))
+    columns = [("fitting", fitting)] + [(s, split == s) for s in dict.fromkeys(splits)]
+    thresholds = np.arange(0.20, 0.71, 0.025)
+    chosen = max((t for t in thresholds if np.mean(p[fitting & (y == 1)] >= t) >= 0.95),
+                 key=lambda t: (np.mean(p[fitting & (y == 0)] < t), -t), default=None)
+    print(f"\n{'threshold':>9} | " + " | ".join(f"{n[:7]:>7} found abstain" for n, _ in columns))
+    for t in thresholds:
+        cells = [f"{np.mean(p[m & (y == 1)] >= t):>13.3f} {np.mean(p[m & (y == 0)] < t):>7.3f}"
+                 for _, m in columns]
+        mark = " <- rule" if chosen is not None and abs(t - chosen) < 1e-9 else ""
+        print(f"{t:>9.3f} | " + " | ".join(cells) + mark)
 
 
 if __name__ == "__main__":

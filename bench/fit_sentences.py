@@ -1,15 +1,16 @@
-"""Fit ``qa.answer.SENTENCE_WEIGHTS`` on the dev split: which sentence of the top passages
-answers the question.
+"""Fit ``qa.answer.SENTENCE_WEIGHTS`` on the fitting splits: which sentence of the top
+passages answers the question.
 
-    .venv/bin/python bench/fit_sentences.py [--questions tests/data/questions.jsonl] [--l2 0.03]
+    .venv/bin/python bench/fit_sentences.py [--questions FILE ...] [--fit dev,fresh,blind2] [--l2 0.03]
 
 For every answerable question, the candidates are the sentences of the passages ``make_answer``
 looks at (the top 3, searched the way ``QA.ask`` searches, follow-ups in context), each with
 ``qa.answer.candidates``' features; a gold sentence is one holding a gold answer string. A
-conditional logit (softmax over a question's candidates, L2-regularised) is fitted on the dev
-questions only, and the share of questions whose best candidate is a gold sentence is printed
-for dev and test, beside the weights in use. Paste the printed weights into
-``SENTENCE_WEIGHTS``, then re-run bench/calibrate.py (confidence depends on the sentence).
+conditional logit (softmax over a question's candidates, L2-regularised) is fitted on the
+``--fit`` splits only (default ``qa.evaluate.FIT_SPLITS``), and the share of questions whose
+best candidate is a gold sentence is printed for every split, beside the weights in use. Paste
+the printed weights into ``SENTENCE_WEIGHTS``, then re-run bench/calibrate.py (confidence
+depends on the sentence).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer import SENTENCE_FEATURES, SENTENCE_WEIGHTS, candidates
-from qa.evaluate import DEFAULT_QUESTIONS, load_questions
+from qa.evaluate import FIT_SPLITS, TUNING_FILES, load_questions
 from qa.followup import search_context
 from qa.service import QA
 
@@ -65,18 +66,22 @@ def accuracy(qs: list[Question], w: np.ndarray) -> float:
 def main() -> None:
     logging.disable(logging.WARNING)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--questions", default=str(DEFAULT_QUESTIONS))
+    ap.add_argument("--questions", nargs="+", default=[str(p) for p in TUNING_FILES])
+    ap.add_argument("--fit", default=",".join(FIT_SPLITS))
     ap.add_argument("--l2", type=float, default=0.03)
     args = ap.parse_args()
-    qs = collect(QA(), load_questions(Path(args.questions)))
-    dev, test = [q for q in qs if q[0] == "dev"], [q for q in qs if q[0] == "test"]
-    w = fit(dev, args.l2)
+    rows = [r for p in args.questions if Path(p).exists() for r in load_questions(Path(p))]
+    qs = collect(QA(), rows)
+    fitting = args.fit.split(",")
+    w = fit([q for q in qs if q[0] in fitting], args.l2)
     reachable = np.mean([y.sum() > 0 for _, _, y in qs])
     print(f"{len(qs)} answerable questions; a gold sentence is among the candidates for "
           f"{reachable:.3f} of them\n")
-    print(f"{'weights':<10} {'dev':>6} {'test':>6}")
+    splits = list(dict.fromkeys(q[0] for q in qs))
+    print(f"{'weights':<10} " + " ".join(f"{s:>7}" for s in splits))
     for name, v in (("in use", np.array(SENTENCE_WEIGHTS)), ("fitted", w)):
-        print(f"{name:<10} {accuracy(dev, v):>6.3f} {accuracy(test, v):>6.3f}")
+        print(f"{name:<10} " + " ".join(f"{accuracy([q for q in qs if q[0] == s], v):>7.3f}"
+                                       for s in splits))
     print("\n" + "\n".join(f"  {n:<16}{v:+.2f}" for n, v in zip(SENTENCE_FEATURES, w,
                                                                  strict=True)))
     print("\nSENTENCE_WEIGHTS =", tuple(round(float(v), 2) for v in w))

@@ -80,6 +80,9 @@ def _cos01(cos: float) -> float:
 
 
 _SALIENT = re.compile(r"[a-z0-9][a-z0-9.+%-]*[a-z0-9%+]|[a-z0-9]{2,}")
+#: names in an English question that a Chinese text would also write in Latin letters:
+#: acronyms (CEO, IPO) and terms holding a digit (GPT-4, 2024, Q3)
+_NAMED = re.compile(r"(?<![\w-])(?:[A-Z]{2,}s?|(?:[A-Za-z]+-?)?\d(?:[\w.-]*\w)?)(?![\w-])")
 _corpus_text: dict[str, str] = {}
 
 
@@ -101,12 +104,13 @@ def unknown_terms(question: str, index: Index, context: str = "") -> float:
     """1.0 when a Chinese question is about something the corpus never mentions, else 0.0:
     it names a number or Latin term absent from the corpus ("2024", "gpt-4", "ceo"), or none
     of the content words of ``context`` (the searched text: the question, expanded, with the
-    earlier question for a follow-up) occurs in it ("2022年世界杯冠军是哪个国家?"). Mostly
-    English questions return 0: their words are not expected in a Chinese corpus."""
+    earlier question for a follow-up) occurs in it ("2022年世界杯冠军是哪个国家?"). An English
+    question counts only its acronyms and terms with a digit ("Who is the CEO?", "GPT-4"):
+    its other words are not expected in a Chinese corpus."""
     q = textmod.normalize(question)
-    if not textmod.is_chinese(q):
-        return 0.0
     text = corpus_text(index)
+    if not textmod.is_chinese(q):
+        return float(any(t.lower() not in text for t in _NAMED.findall(question)))
     if any(t not in text for t in _SALIENT.findall(q)):
         return 1.0
     words = [w for w in textmod.words(context or question) if len(w) >= 2 and not w.isdigit()]
@@ -114,7 +118,11 @@ def unknown_terms(question: str, index: Index, context: str = "") -> float:
 
 
 _ASKS = re.compile(r"^(?:是谁|是哪位|有多少|是多少|有几|在哪|在什么地方|是什么|是哪)")
-_WHICH = frozenset(["多少", "哪个", "哪家", "哪些", "哪位", "什么", "几个", "哪种"])
+#: words after which a question names what it asks about ("哪家公司", "什么产品", "咋收费");
+#: a measure word between them is skipped ("哪几位创始人")
+_WHICH = frozenset(["多少", "哪", "哪个", "哪家", "哪些", "哪位", "什么", "几个", "哪种", "怎么",
+                    "怎样", "如何", "咋", "怎么样"])
+_MEASURE = re.compile(r"^[几一]?[个家位名些种款项条类样]$")
 _VAGUE = frozenset(["时候", "东西", "地方", "情况", "问题", "方面", "内容", "意思", "样子", "具体"])
 
 
@@ -127,8 +135,8 @@ def missing_focus(question: str, index: Index) -> float:
         return 0.0
     words = textmod.jieba_words(q)
     focus = [w for i, w in enumerate(words) if _ASKS.match("".join(words[i + 1 :]))]
-    focus += [next((x for x in words[i + 1 : i + 3] if len(x) >= 2), "")
-              for i, w in enumerate(words) if w in _WHICH]
+    focus += [next((x for x in words[i + 1 : i + 3] if len(x) >= 2 and not _MEASURE.match(x)),
+                   "") for i, w in enumerate(words) if w in _WHICH]
     focus = [w for w in focus if len(w) >= 2 and w not in textmod.STOP_WORDS
              and w not in _VAGUE and not w.isascii()]
     text = corpus_text(index)
@@ -167,17 +175,25 @@ def confidence(hits: list[Hit], question: str, index: Index, top_score: float,
 #: What a question asks for, recognised from its wording, and what a sentence answering it holds.
 ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     # first: "为什么/靠什么…收入" asks for a reason or a means, not for the amount it names
-    ("reason", re.compile(r"为什么|为何|为啥|原因|怎么会|凭什么|靠什么|凭借什么|\bwhy\b"),
+    ("reason", textmod.ASKS_REASON,
      re.compile(r"因为|由于|为了|需要|亟需|旨在|从而|原因|因此|所以|导致|目的|是.{0,6}的结果")),
     ("time", re.compile(r"什么时候|何时|哪年|哪一年|几月|哪个月|哪天|日期|\bwhen\b|what year|which year"),
      re.compile(r"\d{4}年|\d{1,2}月|\d{4}-\d{2}|年底|年初|上半年|下半年")),
     ("share", re.compile(r"比例|百分之|多少%|几成|percent|percentage|\bshare of\b"),
      re.compile(r"\d+(?:\.\d+)?%|百分之|[\d一二三四五六七八九十两几]成(?![为功本立长熟])")),
-    ("amount", re.compile(r"多少钱|多少美元|多少元|多少资金|金额|估值|市值|成本|花费|开销|营收|收入|利润|"
+    ("amount", re.compile(r"多少钱|多少(?:万亿|亿|万|千)?(?:美元|元|人民币)|多少资金|金额|估值|市值|成本|"
+                          r"花费|开销|营收|收入|利润|销售额|"
                           r"how much|\bcost\b|\bworth\b|valuation|revenue"),
      re.compile(r"\d[\d.,]*\s*(?:万亿|亿|万|千)?(?:美元|元|人民币)|\d[\d.,]*\s*(?:万亿|亿)")),
+    # a count of people is not answered by a sum of money or a share ("多少用户")
+    ("people", re.compile(r"多少(?:名|位|个)?(?:用户|人|员工|客户|会员|开发者|访客)|(?:用户|员工|人)(?:数|数量|规模)|"
+                          r"几(?:个|名|位)?人|月活|日活|how many (?:users|people|employees|customers)"),
+     re.compile(r"[\d一二三四五六七八九十两几]+(?:\.\d+)?\s*(?:万|亿)?\s*(?:名|位|个)?"
+                r"(?:人|用户|员工|客户|会员|开发者|访客)")),
     ("count", re.compile(r"多少|几[家个起次项种款位名条]|how many|number of"),
-     re.compile(r"\d|[一二三四五六七八九十两几]+[家个起次项种款位名条]")),
+     # a number that is not a year or a date ("42起", "1750亿参数", "近1%", "360美元")
+     re.compile(r"(?<![\d.a-z])\d+(?:\.\d+)?(?![\d.]|\s*(?:年|月|日))"
+                r"|[一二三四五六七八九十两几]+[家个起次项种款位名条]")),
 )
 
 

@@ -9,6 +9,7 @@ furniture never crowds out the article.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,8 @@ RRF_K = 60
 
 @dataclass(frozen=True)
 class Weights:
-    """Fusion weights of each ranking, and the demotion of title-block chunks."""
+    """Fusion weights of each ranking, the demotion of title-block chunks, and the boost of
+    a passage written from the point of view of what the question is about (``perspective``)."""
 
     dense: float = 1.0
     sentence: float = 1.0
@@ -30,6 +32,7 @@ class Weights:
     bigrams: float = 1.0
     sentence_bigrams: float = 1.0
     meta: float = 0.5
+    perspective: float = 0.1
 
     def total(self, dense: bool = True) -> float:
         """The sum of the weights (of the BM25 rankings alone, without ``dense``)."""
@@ -51,6 +54,7 @@ class Query:
     vector: np.ndarray | None
     words: list[str]
     bigrams: list[str]
+    focus: str = ""  # the newest question, when ``text`` also holds the one before it
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ def make_query(text: str, vector: np.ndarray | None, focus: str | None = None) -
     if focus:
         words += textmod.words(focus)
         bigrams += textmod.bigrams(focus)
-    return Query(text, vector, words, bigrams)
+    return Query(text, vector, words, bigrams, focus or "")
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
@@ -111,6 +115,40 @@ def _dense_scores(index: Index, query: Query) -> tuple[np.ndarray, np.ndarray]:
     return dense, index.sentence_vectors @ query.vector
 
 
+#: a passage opening "从微软看," / "对OpenAI而言," / "就谷歌来说," is written from that
+#: party's point of view
+_PERSPECTIVE = re.compile(r"^(?:从|对|就|对于)([^,，。从对就]{1,12}?)(?:来看|看|而言|来说)[,，]")
+
+
+def perspective(chunk: Chunk) -> str:
+    """The party a passage speaks for ("微软" in "从微软看,亟需…"), normalised, or ""."""
+    m = _PERSPECTIVE.match(textmod.normalize(chunk.text[:24]))
+    return m.group(1).strip() if m else ""
+
+
+def _boost_perspective(index: Index, question: str, fused: np.ndarray, boost: float,
+                       depth: int) -> None:
+    """Raise by ``boost`` (a share) the fused score of the passages among the ``depth`` best
+    that speak for the party the question names first, when it names two that have such
+    passages ("微软为什么要和OpenAI合作?" is about 微软's reasons: the passage opening
+    "从微软看," answers it, not "从OpenAI看,")."""
+    if not textmod.ASKS_REASON.search(question.lower()):
+        return
+    top = np.argsort(-fused, kind="stable")[:depth]
+    views = {int(i): perspective(index.chunks[i]) for i in top}
+    q = textmod.normalize(question)
+    named = sorted((q.find(v), v) for v in set(views.values()) if v and v in q)
+    if len(named) < 2:  # one party named: nothing to tell apart
+        return
+    (at, subject), (_, other) = named[:2]
+    if re.match(rf"\s*(?:和|与|跟|及|同)\s*{re.escape(other)}", q[at + len(subject):]):
+        return  # "微软和OpenAI的合作": both parties together
+
+    for i, v in views.items():
+        if v == subject:
+            fused[i] *= 1.0 + boost
+
+
 def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> list[Hit]:
     """The ``k`` best chunks for ``query``, best first (by BM25 alone for a query without a
     vector)."""
@@ -137,6 +175,9 @@ def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> 
         if w:
             fused += w / (RRF_K + 1 + _ranks(scores))
     fused[index.not_body] *= weights.meta
+    if weights.perspective:
+        _boost_perspective(index, query.focus or query.text, fused, weights.perspective,
+                           max(3 * k, 20))
     top = np.argsort(-fused, kind="stable")[:k]
     return [
         Hit(chunk=index.chunks[i], score=float(fused[i]), dense=float(dense[i]),
