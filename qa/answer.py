@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import text as textmod
-from .glossary import expand, expansions
+from .glossary import NAMES, expand, expansions
 from .index import Index
 from .retrieve import Hit, Query, Weights
 
@@ -144,6 +144,47 @@ def missing_focus(question: str, index: Index) -> float:
                      for w in focus))
 
 
+#: a name is rare when at most this share of the corpus's sentences holds it
+RARE_NAME = 0.1
+_LATIN_NAME = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9.-]{2,}")
+_sentence_counts: dict[str, dict[str, int]] = {}
+
+
+def _sentence_share(name: str, index: Index) -> float:
+    """The share of ``index``'s sentences holding ``name`` (cached per index)."""
+    key = f"{index.generation}:{id(index)}"
+    counts = _sentence_counts.get(key)
+    if counts is None:
+        _sentence_counts.clear()
+        counts = _sentence_counts[key] = {}
+    if name not in counts:
+        sentences = (c.text[s - c.start : e - c.start] for c in index.chunks for s, e in c.sentences)
+        counts[name] = sum(name in textmod.normalize(x) for x in sentences)
+    return counts[name] / max(1, len(index.sentence_vectors))
+
+
+def names(question: str, index: Index) -> set[str]:
+    """The companies and products ``question`` names (glossary names, as the corpus writes
+    them, and Latin words of three letters or more that the corpus also holds as words)."""
+    q = textmod.normalize(question)
+    text = corpus_text(index)
+    out = {t for t in _LATIN_NAME.findall(q) if t not in textmod.STOP_WORDS
+           and re.search(rf"(?<![a-z0-9]){re.escape(t)}(?![a-z0-9])", text)}
+    for group in NAMES:
+        if any(re.search(rf"(?<![a-z]){re.escape(t)}(?![a-z])", q) for t in group):
+            out |= {next((t for t in group if t in text), "")} - {""}
+    return out
+
+
+def rare_name_missing(question: str, sentence: str, index: Index) -> float:
+    """1.0 when ``question`` names something the corpus mentions rarely (in at most
+    ``RARE_NAME`` of its sentences) that the answer ``sentence`` does not name: "亚马逊投资了哪家
+    公司?" answered by a sentence about 微软 only shares the question's other words."""
+    s = textmod.normalize(sentence)
+    return float(any(n not in s and _sentence_share(n, index) <= RARE_NAME
+                     for n in names(question, index)))
+
+
 def features(hits: list[Hit], question: str, index: Index, top_score: float,
              sentence: str, context: str = "") -> list[float]:
     """What ``confidence`` weighs: best sentence cosine (scaled), bigram coverage of the top
@@ -155,11 +196,11 @@ def features(hits: list[Hit], question: str, index: Index, top_score: float,
     typed = kind in (None, "reason") or type_match(kind, textmod.normalize(sentence))
     return [_cos01(top.sentence), top.lexical, min(1.0, top.score / top_score),
             unknown_terms(question, index, context), float(typed),
-            missing_focus(question, index)]
+            missing_focus(question, index), rare_name_missing(question, sentence, index)]
 
 
-#: logistic weights of ``features`` (+ bias), fitted on the dev split by bench/calibrate.py
-CONFIDENCE_WEIGHTS = (0.868, 0.086, 0.011, -2.185, 2.812, -1.976, -2.177)
+#: logistic weights of ``features`` (+ bias), fitted on the fitting splits by bench/calibrate.py
+CONFIDENCE_WEIGHTS = (0.45, 0.499, 0.394, -2.494, 2.664, -1.295, -1.647, -2.313)
 
 
 def confidence(hits: list[Hit], question: str, index: Index, top_score: float,

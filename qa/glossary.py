@@ -14,10 +14,11 @@ import itertools
 import re
 from functools import lru_cache
 
-#: groups of interchangeable terms; the first entry of a group is the usual Chinese form, and
-#: the Chinese entries before its first English one are all formal equivalents (English terms
-#: expand to all of them); later Chinese entries are colloquial synonyms.
-GROUPS: tuple[tuple[str, ...], ...] = (
+#: groups of interchangeable names (``NAMES``: companies, products, places) and terms; the
+#: first entry of a group is the usual Chinese form, and the Chinese entries before its first
+#: English one are all formal equivalents (English terms expand to all of them); later Chinese
+#: entries are colloquial synonyms.
+NAMES: tuple[tuple[str, ...], ...] = (
     # companies, products, people
     ("微软", "microsoft", "msft", "巨硬"),
     ("谷歌", "google", "alphabet", "狗家"),
@@ -35,9 +36,12 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("cortana", "小娜"),
     ("skype", "斯盖普"),
     ("tensorflow", "张量流"),
-        ("azure", "微软云"),
+    ("azure", "微软云"),
     ("谷歌云", "google cloud", "gcp"),
     ("硅谷", "silicon valley"),
+)
+TERMS: tuple[tuple[str, ...], ...] = (
+    # the field
     ("独角兽", "unicorn"),
     ("人工智能", "ai", "artificial intelligence"),
     ("通用人工智能", "agi"),
@@ -103,6 +107,8 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("有限盈利", "capped-profit", "capped profit"),
     ("对抗", "compete with", "rival", "对手"),
 )
+#: named things (companies, products) and then terms
+GROUPS = NAMES + TERMS
 
 
 @lru_cache(maxsize=1)
