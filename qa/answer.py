@@ -200,7 +200,7 @@ def features(hits: list[Hit], question: str, index: Index, top_score: float,
 
 
 #: logistic weights of ``features`` (+ bias), fitted on the fitting splits by bench/calibrate.py
-CONFIDENCE_WEIGHTS = (0.45, 0.499, 0.394, -2.494, 2.664, -1.295, -1.647, -2.313)
+CONFIDENCE_WEIGHTS = (0.501, 0.622, 0.394, -2.437, 2.74, -1.284, -1.646, -2.47)
 
 
 def confidence(hits: list[Hit], question: str, index: Index, top_score: float,
@@ -218,7 +218,7 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     # first: "为什么/靠什么…收入" asks for a reason or a means, not for the amount it names
     ("reason", textmod.ASKS_REASON,
      re.compile(r"因为|由于|为了|需要|亟需|旨在|从而|原因|因此|所以|导致|目的|是.{0,6}的结果")),
-    ("time", re.compile(r"什么时候|何时|哪年|哪一年|几月|哪个月|哪天|日期|\bwhen\b|what year|which year"),
+    ("time", re.compile(r"什么时候|啥时候?|几时|何时|哪年|哪一年|几月|哪个月|哪天|日期|\bwhen\b|what year|which year"),
      re.compile(r"\d{4}年|\d{1,2}月|\d{4}-\d{2}|年底|年初|上半年|下半年")),
     ("share", re.compile(r"比例|百分之|多少%|几成|percent|percentage|\bshare of\b"),
      re.compile(r"\d+(?:\.\d+)?%|百分之|[\d一二三四五六七八九十两几]成(?![为功本立长熟])")),
