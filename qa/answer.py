@@ -323,10 +323,11 @@ def candidates(query: Query, hits: list[Hit], question: str = "") -> list[Candid
 
 
 def best_sentence(query: Query, hits: list[Hit], question: str = "") -> Candidate:
-    """The sentence that best answers ``query``: the highest-scoring of ``candidates``, except that a question asking for a date, amount, count
-    or share takes the best sentence holding one if it scores within ``TYPED_MARGIN`` of the
-    best, and a question about the first time (第一次, 首次, first) the earliest good sentence
-    of the top passage within ``FIRST_MARGIN``."""
+    """The sentence that best answers ``query``: the highest-scoring of ``candidates``, except
+    that a question asking for a date, amount, count or share takes the best sentence holding one if it scores within ``TYPED_MARGIN`` of the
+    best, a question about the first time (第一次, 首次, first) the earliest good sentence
+    of the top passage within ``FIRST_MARGIN``, and a why-question about one of two parties
+    the opening sentence of a passage speaking for it ("从微软看,亟需…": its thesis)."""
     kind = expected_type(question or query.text)
     scored = candidates(query, hits, question)
     if not scored:
@@ -336,6 +337,9 @@ def best_sentence(query: Query, hits: list[Hit], question: str = "") -> Candidat
         typed = [c for c in scored if c.typed and c.score >= best.score - TYPED_MARGIN]
         if typed:
             best = max(typed, key=lambda c: c.score)
+    thesis = [c for c in scored if c.hit.speaks_for_subject and c.span[0] == c.hit.chunk.start]
+    if thesis:  # "微软为什么要和OpenAI合作?": the thesis of the passage opening "从微软看,"
+        return thesis[0]
     if _FIRST.search((question or query.text).lower()):
         early = [c for c in scored if c.rank == 0 and c.score >= best.score - FIRST_MARGIN
                  and (c.typed or kind in (None, "reason"))]

@@ -68,6 +68,7 @@ class Hit:
     lexical: float  # share of the query's bigrams found in the chunk (0..1)
     sentence_cos: tuple[float, ...] = ()  # cosine of each of the chunk's sentences
     sentence_bm25: tuple[float, ...] = ()  # bigram BM25 of each of the chunk's sentences
+    speaks_for_subject: bool = False  # opens "从X看," where X is what a why-question asks about
 
 
 def make_query(text: str, vector: np.ndarray | None, focus: str | None = None) -> Query:
@@ -126,27 +127,37 @@ def perspective(chunk: Chunk) -> str:
     return m.group(1).strip() if m else ""
 
 
-def _boost_perspective(index: Index, question: str, fused: np.ndarray, boost: float,
-                       depth: int) -> None:
-    """Raise by ``boost`` (a share) the fused score of the passages among the ``depth`` best
-    that speak for the party the question names first, when it names two that have such
-    passages ("微软为什么要和OpenAI合作?" is about 微软's reasons: the passage opening
-    "从微软看," answers it, not "从OpenAI看,")."""
+def subject(question: str, parties: set[str]) -> str:
+    """The party a reason question asks about, of ``parties`` (the ones passages speak for):
+    the first one it names, when it names two and not as one ("微软为什么要和OpenAI合作?" ->
+    微软; "为什么说微软和OpenAI的合作是典范?" -> ""), else ""."""
     if not textmod.ASKS_REASON.search(question.lower()):
-        return
+        return ""
+    q = textmod.normalize(question)
+    named = sorted((q.find(v), v) for v in parties if v and v in q)
+    if len(named) < 2:  # one party named: nothing to tell apart
+        return ""
+    (at, first), (_, second) = named[:2]
+    if re.match(rf"\s*(?:和|与|跟|及|同)\s*{re.escape(second)}", q[at + len(first):]):
+        return ""  # "微软和OpenAI的合作": both parties together
+    return first
+
+
+def _boost_perspective(index: Index, question: str, fused: np.ndarray, boost: float,
+                       depth: int) -> set[int]:
+    """Raise by ``boost`` (a share) the fused score of the passages among the ``depth`` best
+    that speak for the ``subject`` of the question ("微软为什么要和OpenAI合作?" is about
+    微软's reasons: the passage opening "从微软看," answers it, not "从OpenAI看,"); returns
+    their rows."""
+    if not textmod.ASKS_REASON.search(question.lower()):
+        return set()
     top = np.argsort(-fused, kind="stable")[:depth]
     views = {int(i): perspective(index.chunks[i]) for i in top}
-    q = textmod.normalize(question)
-    named = sorted((q.find(v), v) for v in set(views.values()) if v and v in q)
-    if len(named) < 2:  # one party named: nothing to tell apart
-        return
-    (at, subject), (_, other) = named[:2]
-    if re.match(rf"\s*(?:和|与|跟|及|同)\s*{re.escape(other)}", q[at + len(subject):]):
-        return  # "微软和OpenAI的合作": both parties together
-
-    for i, v in views.items():
-        if v == subject:
-            fused[i] *= 1.0 + boost
+    party = subject(question, set(views.values()))
+    rows = {i for i, v in views.items() if party and v == party}
+    for i in rows:
+        fused[i] *= 1.0 + boost
+    return rows
 
 
 def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> list[Hit]:
@@ -175,15 +186,15 @@ def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> 
         if w:
             fused += w / (RRF_K + 1 + _ranks(scores))
     fused[index.not_body] *= weights.meta
-    if weights.perspective:
-        _boost_perspective(index, query.focus or query.text, fused, weights.perspective,
-                           max(3 * k, 20))
+    speaking = _boost_perspective(index, query.focus or query.text, fused,
+                                  weights.perspective, max(3 * k, 20))
     top = np.argsort(-fused, kind="stable")[:k]
     return [
         Hit(chunk=index.chunks[i], score=float(fused[i]), dense=float(dense[i]),
             sentence=float(sentence[i]),
             lexical=lexical_coverage(query.bigrams, index.bigrams[i]),
             sentence_cos=tuple(float(x) for x in sent_scores[rows[i] : rows[i + 1]]),
-            sentence_bm25=tuple(float(x) for x in sent_lex[rows[i] : rows[i + 1]]))
+            sentence_bm25=tuple(float(x) for x in sent_lex[rows[i] : rows[i + 1]]),
+            speaks_for_subject=int(i) in speaking)
         for i in top
     ]
