@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import text as textmod
-from .glossary import NAMES, expand, expansions
+from .glossary import expand, expansions, named
 from .index import Index
 from .retrieve import Hit, Query, Weights
 
@@ -170,9 +170,8 @@ def names(question: str, index: Index) -> set[str]:
     text = corpus_text(index)
     out = {t for t in _LATIN_NAME.findall(q) if t not in textmod.STOP_WORDS
            and re.search(rf"(?<![a-z0-9]){re.escape(t)}(?![a-z0-9])", text)}
-    for group in NAMES:
-        if any(re.search(rf"(?<![a-z]){re.escape(t)}(?![a-z])", q) for t in group):
-            out |= {next((t for t in group if t in text), "")} - {""}
+    for group in named(q):
+        out |= {next((t for t in group if t in text), "")} - {""}
     return out
 
 

@@ -275,6 +275,13 @@ def expansions(question: str) -> list[str]:
     return out
 
 
+def named(question: str) -> list[tuple[str, ...]]:
+    """The ``NAMES`` groups ``question`` mentions in any of their forms (巨硬 -> the 微软 group)."""
+    q = question.lower()
+    return [g for g in NAMES
+            if any(re.search(rf"(?<![a-z]){re.escape(t)}(?![a-z])", q) for t in g)]
+
+
 def expand(question: str) -> str:
     """``question`` followed by the Chinese equivalents of its glossary terms."""
     extra = expansions(question)
