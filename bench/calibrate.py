@@ -6,8 +6,9 @@ curve.
 A class-balanced logistic regression over ``qa.answer.features`` (answerable = 1), fitted on
 the questions of the ``--fit`` splits only (default ``qa.evaluate.FIT_SPLITS``); the curve of
 found-rate (answerable) against abstention (unanswerable) is printed for the fitting questions
-together and for every reported split, and the threshold rule's choice (the best abstention
-keeping the fitting found-rate >= 0.95) is marked. Paste the printed weights into
+together and for every reported split, and the threshold rule's choice is marked: the
+threshold at which the fitting questions clear both targets (found >= 0.95, abstention >= 0.80)
+by the widest margin. Paste the printed weights into
 ``CONFIDENCE_WEIGHTS`` and the threshold into ``Settings.found_threshold``.
 """
 
@@ -36,6 +37,10 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 20000) -> n
     return w
 
 
+#: the answer-quality issue's targets: found-rate on answerable, abstention on unanswerable
+FOUND_TARGET, ABSTAIN_TARGET = 0.95, 0.80
+
+
 def main() -> None:
     logging.disable(logging.WARNING)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -61,8 +66,11 @@ def main() -> None:
     p = 1 / (1 + np.exp(-np.hstack([x, np.ones((len(x), 1))]) @ w))
     columns = [("fitting", fitting)] + [(s, split == s) for s in dict.fromkeys(splits)]
     thresholds = np.arange(0.20, 0.71, 0.025)
-    chosen = max((t for t in thresholds if np.mean(p[fitting & (y == 1)] >= t) >= 0.95),
-                 key=lambda t: (np.mean(p[fitting & (y == 0)] < t), -t), default=None)
+    def margin(t: float) -> float:  # how far the fitting questions clear both targets
+        return min(np.mean(p[fitting & (y == 1)] >= t) - FOUND_TARGET,
+                   np.mean(p[fitting & (y == 0)] < t) - ABSTAIN_TARGET)
+
+    chosen = max(thresholds, key=lambda t: (margin(t), -t))
     print(f"\n{'threshold':>9} | " + " | ".join(f"{n[:7]:>7} found abstain" for n, _ in columns))
     for t in thresholds:
         cells = [f"{np.mean(p[m & (y == 1)] >= t):>13.3f} {np.mean(p[m & (y == 0)] < t):>7.3f}"

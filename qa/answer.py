@@ -144,6 +144,54 @@ def missing_focus(question: str, index: Index) -> float:
                      for w in focus))
 
 
+_ASKING = re.compile(r"多少|几|哪|什么|何|时候|how|when|what|which")
+
+
+def typed_focus(question: str, kind: str | None) -> list[str]:
+    """What a question asking for a ``kind`` of value measures: its words that name the kind
+    (净利润 for an amount) and the first word after its question word (多少起融资 -> 融资,
+    哪一年收购 -> 收购), without stop words."""
+    if kind in (None, "reason"):
+        return []
+    asks = next(a for name, a, _ in ANSWER_TYPES if name == kind)
+    words = textmod.jieba_words(textmod.normalize(question))
+    focus = [w for w in words if asks.search(w) and not _ASKING.search(w)]
+    focus += [next((x for x in words[i + 1 : i + 3] if len(x) >= 2 and not _MEASURE.match(x)
+                    and not _ASKING.search(x)), "")
+              for i, w in enumerate(words) if _ASKING.search(w)]
+    return [w for w in dict.fromkeys(focus) if len(w) >= 2 and w not in textmod.STOP_WORDS
+            and w not in _VAGUE and not _UNIT.match(w)]
+
+
+_UNIT = re.compile(r"^(?:万亿|亿|万|千|百)?(?:美元|元|人民币|美金|块)?$")
+
+
+def focus_never_typed(question: str, index: Index) -> float:
+    """1.0 when the corpus mentions what a question asking for a value measures, but never in
+    a sentence holding a value of that kind ("净利润具体是多少?" where 净利润 only "创下历史新高";
+    "谷歌是哪一年收购DeepMind的?" where no sentence on 收购 names a year), else 0.0."""
+    kind = expected_type(question)
+    out = 0.0
+    for w in typed_focus(question, kind):
+        with_focus = [s for s in _sentences(index) if w in s]
+        if with_focus and not any(type_match(kind, s) for s in with_focus):
+            out = 1.0
+    return out
+
+
+def _sentences(index: Index) -> list[str]:
+    key = f"{index.generation}:{id(index)}"
+    if _sentence_texts.get("key") != key:
+        _sentence_texts.clear()
+        _sentence_texts["key"] = key
+        _sentence_texts["all"] = [textmod.normalize(c.text[s - c.start : e - c.start])
+                                  for c in index.chunks for s, e in c.sentences]
+    return _sentence_texts["all"]  # type: ignore[return-value]
+
+
+_sentence_texts: dict[str, object] = {}
+
+
 #: a name is rare when at most this share of the corpus's sentences holds it
 RARE_NAME = 0.1
 _LATIN_NAME = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9.-]{2,}")
@@ -195,11 +243,12 @@ def features(hits: list[Hit], question: str, index: Index, top_score: float,
     typed = kind in (None, "reason") or type_match(kind, textmod.normalize(sentence))
     return [_cos01(top.sentence), top.lexical, min(1.0, top.score / top_score),
             unknown_terms(question, index, context), float(typed),
-            missing_focus(question, index), rare_name_missing(question, sentence, index)]
+            missing_focus(question, index), rare_name_missing(question, sentence, index),
+            focus_never_typed(question, index)]
 
 
 #: logistic weights of ``features`` (+ bias), fitted on the fitting splits by bench/calibrate.py
-CONFIDENCE_WEIGHTS = (0.501, 0.622, 0.394, -2.437, 2.74, -1.284, -1.646, -2.47)
+CONFIDENCE_WEIGHTS = (0.555, 0.689, 0.39, -2.446, 2.652, -1.32, -1.672, -1.187, -2.387)
 
 
 def confidence(hits: list[Hit], question: str, index: Index, top_score: float,
@@ -241,9 +290,15 @@ def expected_type(question: str) -> str | None:
     """The kind of answer a question asks for (time, share, amount, count, reason) or None."""
     q = question.lower()
     for name, asks, _ in ANSWER_TYPES:
+        if name in ("amount", "share") and _THING.search(q) and not _HOW_MUCH.search(q):
+            continue  # "营收上涨的推动因素是什么?" names revenue but asks for a thing
         if asks.search(q):
             return name
     return None
+
+
+_THING = re.compile(r"什么|哪些|哪个|哪家|哪方面|\bwhat\b|\bwhich\b")
+_HOW_MUCH = re.compile(r"多少|几|多高|多大|多贵|how much|how many|what share|percent")
 
 
 def type_match(kind: str | None, sentence: str) -> bool:
