@@ -1,9 +1,9 @@
-"""Fit the weights of ``qa.answer.confidence`` on the fitting splits and print the trade-off
+"""Fit the weights of ``qa.confidence.confidence`` on the fitting splits and print the trade-off
 curve.
 
     python bench/calibrate.py [--questions FILE ...] [--fit dev,fresh,blind2]
 
-A class-balanced logistic regression over ``qa.answer.features`` (answerable = 1), fitted on
+A class-balanced logistic regression over ``qa.confidence.features`` (answerable = 1), fitted on
 the questions of the ``--fit`` splits only (default ``qa.evaluate.FIT_SPLITS``); the curve of
 found-rate (answerable) against abstention (unanswerable) is printed for the fitting questions
 together and for every reported split, and the threshold rule's choice is marked: the
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import best_sentence, features
+from qa.answer import best_sentence
+from qa.confidence import features
 from qa.evaluate import FIT_SPLITS, TUNING_FILES, load_questions
 from qa.followup import search_context
 from qa.service import QA

@@ -1,0 +1,165 @@
+"""Whether the corpus answers a question at all: ``confidence`` is a logistic blend of
+``features`` of the top passages and of the chosen answer sentence (how close and how much of the
+question they hold, terms or names the corpus never or rarely mentions, whether the sentence
+holds the kind of answer asked for), with weights and threshold fitted by bench/calibrate.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import text as textmod
+from .asks import asked_about, expected_type, type_match, typed_focus
+from .glossary import expansions, named
+from .index import Index
+from .retrieve import Hit
+
+#: cosine range over which m3e similarities are spread out (below: unrelated; above: same).
+COS_LOW, COS_HIGH = 0.70, 0.90
+
+
+def cos01(cos: float) -> float:
+    """A cosine rescaled from [COS_LOW, COS_HIGH] to [0, 1]."""
+    return float(np.clip((cos - COS_LOW) / (COS_HIGH - COS_LOW), 0.0, 1.0))
+
+
+@dataclass
+class _CorpusView:
+    """The normalised text of one index: all of it, each sentence, and sentence counts."""
+
+    key: str
+    text: str
+    sentences: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+_views: list[_CorpusView] = []
+
+
+def _view(index: Index) -> _CorpusView:
+    key = f"{index.generation}:{id(index)}"
+    cached = _views[0] if _views else None  # read once: another thread may replace it
+    if cached is not None and cached.key == key:
+        return cached
+    headings = dict.fromkeys(c.heading for c in index.chunks if c.heading)
+    text = "\n".join(textmod.normalize(t) for t in [*headings, *(c.text for c in index.chunks)])
+    sentences = [textmod.normalize(c.text[s - c.start : e - c.start])
+                 for c in index.chunks for s, e in c.sentences]
+    view = _CorpusView(key, text, sentences)
+    _views[:] = [view]
+    return view
+
+
+def corpus_text(index: Index) -> str:
+    """The normalised text of every chunk of ``index`` and of the headings above them, for "is
+    this term in the corpus?"."""
+    return _view(index).text
+
+
+_SALIENT = re.compile(r"[a-z0-9][a-z0-9.+%-]*[a-z0-9%+]|[a-z0-9]{2,}")
+#: names in an English question that a Chinese text would also write in Latin letters:
+#: acronyms (CEO, IPO) and terms holding a digit (GPT-4, 2024, Q3)
+_NAMED = re.compile(r"(?<![\w-])(?:[A-Z]{2,}s?|(?:[A-Za-z]+-?)?\d(?:[\w.-]*\w)?)(?![\w-])")
+def unknown_terms(question: str, index: Index, context: str = "") -> float:
+    """1.0 when a Chinese question is about something the corpus never mentions, else 0.0:
+    it names a number or Latin term absent from the corpus ("2024", "gpt-4", "ceo"), or none
+    of the content words of ``context`` (the searched text: the question, expanded, with the
+    earlier question for a follow-up) occurs in it ("2022年世界杯冠军是哪个国家?"). An English
+    question counts only its acronyms and terms with a digit ("Who is the CEO?", "GPT-4"):
+    its other words are not expected in a Chinese corpus."""
+    q = textmod.normalize(question)
+    text = corpus_text(index)
+    if not textmod.is_chinese(q):
+        return float(any(t.lower() not in text for t in _NAMED.findall(question)))
+    if any(t not in text for t in _SALIENT.findall(q)):
+        return 1.0
+    words = [w for w in textmod.words(context or question) if len(w) >= 2 and not w.isdigit()]
+    return float(bool(words) and all(w not in text for w in words))
+
+
+def missing_focus(question: str, index: Index) -> float:
+    """1.0 when what a Chinese question asks about (``asked_about``: "OpenAI的创始人是谁?",
+    "有多少月活跃用户") never occurs in the corpus, nor any glossary form of it, else 0.0."""
+    q = textmod.normalize(question)
+    if not textmod.is_chinese(q):
+        return 0.0
+    text = corpus_text(index)
+    return float(any(w not in text and not any(x in text for x in expansions(w))
+                     for w in asked_about(q)))
+
+
+def focus_never_typed(question: str, index: Index) -> float:
+    """1.0 when the corpus mentions what a question asking for a value measures, but never in
+    a sentence holding a value of that kind ("净利润具体是多少?" where 净利润 only "创下历史新高";
+    "谷歌是哪一年收购DeepMind的?" where no sentence on 收购 names a year), else 0.0."""
+    kind = expected_type(question)
+    out = 0.0
+    for w in typed_focus(question, kind):
+        with_focus = [s for s in _view(index).sentences if w in s]
+        if with_focus and not any(type_match(kind, s) for s in with_focus):
+            out = 1.0
+    return out
+
+
+#: a name is rare when at most this share of the corpus's sentences holds it
+RARE_NAME = 0.1
+_LATIN_NAME = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9.-]{2,}")
+def _sentence_share(name: str, index: Index) -> float:
+    """The share of ``index``'s sentences holding ``name``."""
+    view = _view(index)
+    if name not in view.counts:
+        view.counts[name] = sum(name in s for s in view.sentences)
+    return view.counts[name] / max(1, len(view.sentences))
+
+
+def names(question: str, index: Index) -> set[str]:
+    """The companies and products ``question`` names (glossary names, as the corpus writes
+    them, and Latin words of three letters or more that the corpus also holds as words)."""
+    q = textmod.normalize(question)
+    text = corpus_text(index)
+    out = {t for t in _LATIN_NAME.findall(q) if t not in textmod.STOP_WORDS
+           and re.search(rf"(?<![a-z0-9]){re.escape(t)}(?![a-z0-9])", text)}
+    for group in named(q):
+        out |= {next((t for t in group if t in text), "")} - {""}
+    return out
+
+
+def rare_name_missing(question: str, sentence: str, index: Index) -> float:
+    """1.0 when ``question`` names something the corpus mentions rarely (in at most
+    ``RARE_NAME`` of its sentences) that the answer ``sentence`` does not name: "亚马逊投资了哪家
+    公司?" answered by a sentence about 微软 only shares the question's other words."""
+    s = textmod.normalize(sentence)
+    return float(any(n not in s and _sentence_share(n, index) <= RARE_NAME
+                     for n in names(question, index)))
+
+
+def features(hits: list[Hit], question: str, index: Index, top_score: float,
+             sentence: str, context: str = "") -> list[float]:
+    """What ``confidence`` weighs, in order: the top passage's best sentence cosine (scaled),
+    bigram coverage and fused score (scaled); ``unknown_terms``; whether the chosen answer
+    ``sentence`` holds the kind of fact asked for (a date for 哪年, a number for 多少; always
+    1 for other questions); ``missing_focus``; ``rare_name_missing``; ``focus_never_typed``."""
+    top = hits[0]
+    kind = expected_type(question)
+    typed = kind in (None, "reason") or type_match(kind, textmod.normalize(sentence))
+    return [cos01(top.sentence), top.lexical, min(1.0, top.score / top_score),
+            unknown_terms(question, index, context), float(typed),
+            missing_focus(question, index), rare_name_missing(question, sentence, index),
+            focus_never_typed(question, index)]
+
+
+#: logistic weights of ``features`` (+ bias), fitted on the fitting splits by bench/calibrate.py
+CONFIDENCE_WEIGHTS = (0.555, 0.689, 0.39, -2.446, 2.652, -1.32, -1.672, -1.187, -2.387)
+
+
+def confidence(hits: list[Hit], question: str, index: Index, top_score: float,
+               sentence: str, context: str = "") -> float:
+    """Probability-like score in [0, 1] that ``sentence`` of the top passages answers the
+    question (see ``features``)."""
+    x = features(hits, question, index, top_score, sentence, context)
+    z = CONFIDENCE_WEIGHTS[-1] + sum(w * v for w, v in zip(CONFIDENCE_WEIGHTS[:-1], x,
+                                                            strict=True))
+    return float(1.0 / (1.0 + np.exp(-z)))
