@@ -39,3 +39,31 @@ def test_expand_keeps_the_question_first() -> None:
     q = "微软第一次向OpenAI投资了多少钱?"
     assert expand(q) == q  # nothing to add: all its terms are already Chinese
     assert expand("Microsoft?").startswith("Microsoft? ")
+
+
+@pytest.mark.parametrize(("question", "wanted"), [
+    ("巨硬头一回给OpenAI掏钱是啥时候?", ["微软", "投资"]),
+    ("微软早年自己捣鼓过的那个陪聊机器人叫啥?", ["开发", "聊天机器人"]),
+    ("大厂为什么愿意给小公司砸钱?", ["科技巨头", "初创企业", "投资"]),
+    ("What is Microsoft building with upstream and downstream partners?", ["上下游", "合作"]),
+])
+def test_colloquial_chinese_and_english_reach_the_written_forms(question, wanted) -> None:
+    got = expansions(question)
+    assert all(w in got for w in wanted), got
+
+
+def test_every_term_belongs_to_one_group() -> None:
+    from collections import Counter
+
+    from qa.glossary import GROUPS
+
+    counts = Counter(t for g in GROUPS for t in g)
+    assert [t for t, n in counts.items() if n > 1] == []
+    assert all(len(t) >= 2 for g in GROUPS for t in g)  # no single characters
+
+
+def test_named_finds_a_company_by_any_form() -> None:
+    from qa.glossary import named
+
+    assert named("巨硬和狗家谁更强?")[0][0] == "微软"
+    assert [g[0] for g in named("Amazon and Meta")] == ["亚马逊", "meta"]

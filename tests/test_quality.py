@@ -45,15 +45,15 @@ def test_core_floors(results) -> None:
     """Issue 'core': the right passage in the top 3 for >= 90% of answerable questions."""
     s = score(results)
     print("\n" + table({"qa (hybrid)": results}))
-    assert s.hit3 >= 0.95
-    assert s.hit1 >= 0.88
-    assert s.mrr >= 0.92
+    assert s.hit3 >= 0.96
+    assert s.hit1 >= 0.91
+    assert s.mrr >= 0.94
 
 
 def test_answer_floors(results) -> None:
     s = score(results)
-    assert s.sentence >= 0.80
-    assert s.found >= 0.93
+    assert s.sentence >= 0.84
+    assert s.found >= 0.95
     unanswerable = [r for r in results if not r.answerable]
     answerable = [r for r in results if r.answerable]
     assert s.abstain >= 0.80  # see the trade-off curve in the README
@@ -66,8 +66,8 @@ def test_test_split_floors(results, rows) -> None:
     """The quality issue's targets are judged on the test split (never tuned on)."""
     test_ids = {r["id"] for r in rows if r["split"] == "test"}
     s = score([r for r in results if r.id in test_ids])
-    assert s.hit1 >= 0.93 and s.hit3 >= 0.95 and s.mrr >= 0.95
-    assert s.sentence >= 0.84
+    assert s.hit1 >= 0.93 and s.hit3 >= 0.97 and s.mrr >= 0.95
+    assert s.sentence >= 0.86
     assert s.found >= 0.95 and s.abstain >= 0.85
 
 
@@ -112,6 +112,16 @@ def test_beats_baselines(shared_qa, rows, results) -> None:
     ("谷歌收购了哪家公司?", True),  # the same shapes, about something the article says
     ("微软与OpenAI的合作历史可以追溯到哪一年?", True),
     ("ChatGPT每天的成本是多少?", True),
+    ("亚马逊投资了哪家AI初创公司?", False),  # a rare name the answer sentence lacks
+    ("微软2023年Q2季报的净利润具体是多少?", False),  # 净利润: never beside an amount
+    ("谷歌是哪一年收购DeepMind的?", False),  # 收购: never beside a year
+    ("ChatGPT有多少用户?", False),  # a sum of money does not count users
+    ("Who is the CEO of OpenAI?", False),  # an acronym the corpus never writes
+    ("When was GPT-4 released?", False),
+    ("OpenAI的估值是多少?", True),
+    ("谷歌收购DeepMind以后推出了哪些产品?", True),
+    ("硅谷在人工智能领域完成了多少起融资?", True),
+    ("Why did OpenAI need to partner with Microsoft?", True),
 ])
 def test_questions_about_what_the_corpus_never_mentions_are_refused(shared_qa, question,
                                                                      found) -> None:
@@ -119,16 +129,41 @@ def test_questions_about_what_the_corpus_never_mentions_are_refused(shared_qa, q
     assert a.found is found, (a.confidence, a.text)
 
 
-def test_fresh_question_set_floors(shared_qa) -> None:
-    """The second, blind question set (tests/data/questions_fresh.jsonl): well formed, and
-    floors a little below what qa reaches on it (README, "Quality")."""
-    path = DEFAULT_QUESTIONS.parent / "questions_fresh.jsonl"
-    rows = load_questions(path)
+@pytest.mark.parametrize(("question", "thesis"), [
+    ("微软为什么要和OpenAI合作?", "从微软看,亟需在AI赛道获得竞争优势。"),
+    ("OpenAI为什么需要与微软合作?", "从OpenAI看,亟需补齐资源短板。"),
+    ("Why did OpenAI need to partner with Microsoft?", "从OpenAI看,亟需补齐资源短板。"),
+])
+def test_a_why_question_about_one_party_gets_its_thesis(shared_qa, question, thesis) -> None:
+    a = shared_qa.ask(question)
+    assert a.text == thesis
+    assert a.passages[0].text.startswith(thesis)
+
+
+def test_both_parties_together_are_not_one_party(shared_qa) -> None:
+    a = shared_qa.ask("为什么说微软和OpenAI的合作是产研协同的典范?")
+    assert "产研协同推动创新转化的成功典范" in a.text
+
+
+#: the blind question sets, each written by a helper who saw neither qa nor the other sets,
+#: with floors a little below what qa reaches on each (README, "Quality"): hit@1, hit@3, MRR,
+#: answer sentence, found, abstain
+BLIND_SETS = {
+    "questions_fresh.jsonl": (0.90, 0.95, 0.93, 0.84, 0.93, 0.75),
+    "questions_blind2.jsonl": (0.87, 0.96, 0.92, 0.87, 0.95, 0.77),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BLIND_SETS))
+def test_blind_question_set_floors(shared_qa, name) -> None:
+    """A blind question set: well formed, and above its floors."""
+    rows = load_questions(DEFAULT_QUESTIONS.parent / name)
     text = (DEFAULT_QUESTIONS.parent.parent.parent / "corpus" / "microsoft-openai.txt"
             ).read_text(encoding="utf-8")
     assert len(rows) >= 50 and len({r["id"] for r in rows}) == len(rows)
     assert all(gold in text for r in rows for gold in r["answers"])
     s = score(evaluate(lambda q, k, h: shared_qa.ask(q, k=k, history=h), rows,
                        shared_qa.settings))
-    assert s.hit1 >= 0.90 and s.hit3 >= 0.95 and s.mrr >= 0.93
-    assert s.sentence >= 0.80 and s.found >= 0.90 and s.abstain >= 0.7
+    floors = BLIND_SETS[name]
+    got = (s.hit1, s.hit3, s.mrr, s.sentence, s.found, s.abstain)
+    assert all(g >= f for g, f in zip(got, floors, strict=True)), (got, floors)

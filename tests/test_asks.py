@@ -1,0 +1,54 @@
+"""What a question asks for (qa.asks): answer types, the words it is about. jieba only, no
+model: these run in well under a second."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.asks import asked_about, expected_type, type_match, typed_focus
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("ChatGPT有多少用户?", "people"),
+    ("ChatGPT的月活用户有多少?", "people"),
+    ("微软2023年Q2季度总销售额具体是多少亿美元?", "amount"),
+    ("OpenAI的估值是多少?", "amount"),
+    ("微软投资了多少?", "count"),  # a bare 多少: any number but a year
+    ("硅谷完成了多少起融资?", "count"),
+    ("巨硬头一回给OpenAI掏钱是啥时候?", "time"),
+    ("微软为什么要和OpenAI合作?", "reason"),
+    ("谷歌靠什么赚钱?", "reason"),
+    # names revenue, asks for a thing: not an amount
+    ("微软服务器产品和云服务营收上涨的主要推动因素是什么?", None),
+    ("谷歌推出了哪些标志性产品?", None),
+])
+def test_expected_type(question: str, kind: str | None) -> None:
+    assert expected_type(question) == kind
+
+
+@pytest.mark.parametrize(("kind", "sentence", "holds"), [
+    ("count", "硅谷在人工智能领域共完成了42起融资", True),
+    ("count", "以1750亿参数的GPT-3为例", True),
+    ("count", "谷歌搜索流量下降了接近1%", True),
+    ("count", "微软与OpenAI的合作历史可以追溯到2019年", False),  # a year is not a count
+    ("count", "微软2023年q2季报显示,公司季度总销售额和净利润均创下历史新高", False),
+    ("people", "ChatGPT服务每天就要消耗70万美元左右的成本", False),  # money is not people
+    ("people", "月活跃用户突破1亿人", True),
+    ("amount", "OpenAI估值预计接近300亿美元", True),
+    ("amount", "投入增速达15%以上", False),
+])
+def test_type_match(kind: str, sentence: str, holds: bool) -> None:
+    assert type_match(kind, sentence.lower()) is holds
+
+
+def test_asked_about_names_the_thing_asked_for() -> None:
+    assert "创始人" in asked_about("OpenAI最初是由哪几位创始人创办的?")  # measure word skipped
+    assert "收费" in asked_about("Azure OpenAI企业版服务咋收费的?")
+    assert asked_about("OpenAI的创始人是谁?") == ["创始人"]
+
+
+def test_typed_focus_is_what_a_value_question_measures() -> None:
+    assert typed_focus("微软2023年Q2季度净利润具体是多少亿美元?", "amount") == ["净利润"]
+    assert typed_focus("谷歌是哪一年收购DeepMind的?", "time") == ["收购"]
+    assert typed_focus("硅谷完成了多少起融资?", "count") == ["融资"]
+    assert typed_focus("微软为什么要和OpenAI合作?", "reason") == []
