@@ -28,12 +28,14 @@ def cos01(cos: float) -> float:
 
 @dataclass
 class _CorpusView:
-    """The normalised text of one index: all of it, each sentence, and sentence counts."""
+    """The normalised text of one index, all of it and each sentence, and what was learnt of
+    it so far."""
 
     key: str
     text: str
     sentences: list[str]
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # sentences holding a name
+    untyped: dict[str, bool] = field(default_factory=dict)  # see ``focus_never_typed``
 
 
 _views: list[_CorpusView] = []
@@ -96,17 +98,23 @@ def focus_never_typed(question: str, index: Index) -> float:
     a sentence holding a value of that kind ("净利润具体是多少?" where 净利润 only "创下历史新高";
     "谷歌是哪一年收购DeepMind的?" where no sentence on 收购 names a year), else 0.0."""
     kind = expected_type(question)
+    view = _view(index)
     out = 0.0
     for w in typed_focus(question, kind):
-        with_focus = [s for s in _view(index).sentences if w in s]
-        if with_focus and not any(type_match(kind, s) for s in with_focus):
-            out = 1.0
+        key = f"{kind}:{w}"
+        if key not in view.untyped:
+            with_focus = [s for s in view.sentences if w in s]
+            view.untyped[key] = bool(with_focus) and not any(type_match(kind, s)
+                                                             for s in with_focus)
+        out = max(out, float(view.untyped[key]))
     return out
 
 
 #: a name is rare when at most this share of the corpus's sentences holds it
 RARE_NAME = 0.1
 _LATIN_NAME = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9.-]{2,}")
+
+
 def _sentence_share(name: str, index: Index) -> float:
     """The share of ``index``'s sentences holding ``name``."""
     view = _view(index)
