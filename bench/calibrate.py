@@ -1,14 +1,15 @@
 """Fit the weights of ``qa.confidence.confidence`` on the fitting splits and print the trade-off
 curve.
 
-    python bench/calibrate.py [--questions FILE ...] [--fit dev,fresh,blind2]
+    python bench/calibrate.py [--questions FILE ...] [--fit dev,fresh,blind2,blind3]
 
 A class-balanced logistic regression over ``qa.confidence.features`` (answerable = 1), fitted on
-the questions of the ``--fit`` splits only (default ``qa.evaluate.FIT_SPLITS``); the curve of
+the questions of the ``--fit`` splits only (default ``qa.evaluate.FIT_SPLITS``) that are not
+``vetoed`` (those are refused whatever the weights); the curve of
 found-rate (answerable) against abstention (unanswerable) is printed for the fitting questions
 together and for every reported split, and the threshold rule's choice is marked: the
 threshold at which the fitting questions clear both targets (found >= 0.95, abstention >= 0.80)
-by the widest margin. Paste the printed weights into
+by the widest margin (ties: the widest sum of both margins). Paste the printed weights into
 ``CONFIDENCE_WEIGHTS`` and the threshold into ``Settings.found_threshold``.
 """
 
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer import best_sentence
-from qa.confidence import features
+from qa.confidence import VETOED, features, vetoed
 from qa.evaluate import FIT_SPLITS, TUNING_FILES, load_questions
 from qa.followup import search_context
 from qa.service import QA
@@ -51,27 +52,31 @@ def main() -> None:
     engine = QA()
     index = engine.refresh()
     rows = [r for p in args.questions if Path(p).exists() for r in load_questions(Path(p))]
-    xs, ys, splits = [], [], []
+    xs, ys, splits, vetoes = [], [], [], []
     for r in rows:
         text, history = r["question"], r.get("history") or []
         query, hits = engine.search(index, text, 3, search_context(text, history))
         sentence = best_sentence(query, hits, text).text
-        xs.append(features(hits, text, index, engine.weights.top_score(), sentence,
-                           query.text))
+        xs.append(features(hits, text, index, engine.weights.top_score(), sentence))
+        vetoes.append(vetoed(text, index, sentence, query.text))
         ys.append(1.0 if r["answers"] else 0.0)
         splits.append(r["split"])
-    x, y, split = np.array(xs), np.array(ys), np.array(splits)
+    x, y, split, veto = np.array(xs), np.array(ys), np.array(splits), np.array(vetoes)
     fitting = np.isin(split, args.fit.split(","))
-    w = fit(x[fitting], y[fitting])
+    w = fit(x[fitting & ~veto], y[fitting & ~veto])
     print("CONFIDENCE_WEIGHTS =", tuple(round(float(v), 3) for v in w))
+    print(f"vetoed: {veto[fitting & (y == 0)].sum()} of {(fitting & (y == 0)).sum()} fitting "
+          f"unanswerable, {veto[y == 1].sum()} of {(y == 1).sum()} answerable questions")
     p = 1 / (1 + np.exp(-np.hstack([x, np.ones((len(x), 1))]) @ w))
+    p = np.where(veto, np.minimum(p, VETOED), p)
     columns = [("fitting", fitting)] + [(s, split == s) for s in dict.fromkeys(splits)]
     thresholds = np.arange(0.20, 0.71, 0.025)
-    def margin(t: float) -> float:  # how far the fitting questions clear both targets
-        return min(np.mean(p[fitting & (y == 1)] >= t) - FOUND_TARGET,
-                   np.mean(p[fitting & (y == 0)] < t) - ABSTAIN_TARGET)
+    def margins(t: float) -> tuple[float, float]:  # how far the fitting questions clear both
+        found = np.mean(p[fitting & (y == 1)] >= t) - FOUND_TARGET
+        abstain = np.mean(p[fitting & (y == 0)] < t) - ABSTAIN_TARGET
+        return min(found, abstain), found + abstain
 
-    chosen = max(thresholds, key=lambda t: (margin(t), -t))
+    chosen = max(thresholds, key=lambda t: (*margins(t), -t))
     print(f"\n{'threshold':>9} | " + " | ".join(f"{n[:7]:>7} found abstain" for n, _ in columns))
     for t in thresholds:
         cells = [f"{np.mean(p[m & (y == 1)] >= t):>13.3f} {np.mean(p[m & (y == 0)] < t):>7.3f}"

@@ -7,13 +7,23 @@ from __future__ import annotations
 import re
 
 from . import text as textmod
+from .glossary import named
 
 #: What a question asks for, recognised from its wording, and what a sentence answering it holds.
 ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     # first: "为什么/靠什么…收入" asks for a reason or a means, not for the amount it names
     ("reason", textmod.ASKS_REASON,
      re.compile(r"因为|由于|为了|需要|亟需|旨在|从而|原因|因此|所以|导致|目的|是.{0,6}的结果")),
-    ("time", re.compile(r"什么时候|啥时候?|几时|何时|哪年|哪一年|几月|哪个月|哪天|日期|\bwhen\b|what year|which year"),
+    # a day is not answered by a month ("股价达到高点具体是哪一天?")
+    ("day", re.compile(r"哪一?天|几号|几月几[日号]|日期|\bwhat day\b|\bwhich day\b|\bwhat date\b|"
+                       r"\bexact date\b"),
+     re.compile(r"\d{1,2}\s*[日号]|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}")),
+    # who holds a role, or who did something: a title or a transliterated name answers it
+    ("person", re.compile(r"(?:创始人|创办人|首席执行官|ceo|总裁|董事长|负责人|老板|掌门人|领导|高管|作者)"
+                          r"(?:是谁|是哪位)|谁(?:牵头|领导|创立|创办|发明|提出|负责|执掌|掌舵)|哪位|什么人|"
+                          r"\bwho (?:is|was|led|leads|founded|runs|ran)\b"),
+     re.compile(r"首席执行官|\bceo\b|总裁|董事长|创始人|负责人|科学家|教授|先生|女士|\w·\w")),
+    ("time", re.compile(r"什么时候|啥时候?|几时|何时|哪年|哪一年|几月|哪个月|\bwhen\b|what year|which year"),
      re.compile(r"\d{4}年|\d{1,2}月|\d{4}-\d{2}|年底|年初|上半年|下半年")),
     ("share", re.compile(r"比例|百分之|多少%|几成|percent|percentage|\bshare of\b"),
      re.compile(r"\d+(?:\.\d+)?%|百分之|[\d一二三四五六七八九十两几]成(?![为功本立长熟])")),
@@ -44,7 +54,7 @@ def expected_type(question: str) -> str | None:
     return None
 
 
-_THING = re.compile(r"什么|哪些|哪个|哪家|哪方面|\bwhat\b|\bwhich\b")
+_THING = re.compile(r"什么|哪些|哪个|哪家|哪方面")  # English "what" asks for amounts too
 _HOW_MUCH = re.compile(r"多少|几|多高|多大|多贵|how much|how many|what share|percent")
 
 
@@ -56,13 +66,13 @@ def type_match(kind: str | None, sentence: str) -> bool:
     return False
 
 
-_ASKS = re.compile(r"^(?:是谁|是哪位|有多少|是多少|有几|在哪|在什么地方|是什么|是哪)")
-#: words after which a question names what it asks about ("哪家公司", "什么产品", "咋收费");
-#: a measure word between them is skipped ("哪几位创始人")
-_WHICH = frozenset(["多少", "哪", "哪个", "哪家", "哪些", "哪位", "什么", "几个", "哪种", "怎么",
-                    "怎样", "如何", "咋", "怎么样"])
+#: what follows the word naming what a question asks about ("创始人是谁", "总部在哪"); not
+#: 是什么/哪家 X, whose X is often a category the answer is an instance of ("数据来源是什么",
+#: "哪家机构": the corpus need not hold 来源 or 机构)
+_ASKS = re.compile(r"^(?:是谁|是哪位|有多少|是多少|有几|在哪|在什么地方)")
 _MEASURE = re.compile(r"^[几一]?[个家位名些种款项条类样]$")
-_VAGUE = frozenset(["时候", "东西", "地方", "情况", "问题", "方面", "内容", "意思", "样子", "具体"])
+_VAGUE = frozenset(["时候", "东西", "地方", "情况", "问题", "方面", "内容", "意思", "样子", "具体", "一共",
+                    "总共", "大概", "大约", "达到", "分别"])
 
 
 _ASKING = re.compile(r"多少|几|哪|什么|何|时候|how|when|what|which")
@@ -70,8 +80,9 @@ _ASKING = re.compile(r"多少|几|哪|什么|何|时候|how|when|what|which")
 
 def typed_focus(question: str, kind: str | None) -> list[str]:
     """What a question asking for a ``kind`` of value measures: its words that name the kind
-    (净利润 for an amount) and the first word after its question word (多少起融资 -> 融资,
-    哪一年收购 -> 收购), without stop words."""
+    (净利润 for an amount), the first word after its question word (多少起融资 -> 融资,
+    哪一年收购 -> 收购) and the last content word before it that is not a name (研发投入具体是
+    多少 -> 投入), without stop words."""
     if kind in (None, "reason"):
         return []
     asks = next(a for name, a, _ in ANSWER_TYPES if name == kind)
@@ -80,6 +91,11 @@ def typed_focus(question: str, kind: str | None) -> list[str]:
     focus += [next((x for x in words[i + 1 : i + 3] if len(x) >= 2 and not _MEASURE.match(x)
                     and not _ASKING.search(x)), "")
               for i, w in enumerate(words) if _ASKING.search(w)]
+    asking = [i for i, w in enumerate(words) if _ASKING.search(w)]
+    if asking:  # the word before the question word: "研发投入具体是多少" -> 投入
+        focus += [next((x for x in reversed(words[: asking[0]]) if len(x) >= 2
+                        and x not in textmod.STOP_WORDS and x not in _VAGUE
+                        and not x.isascii() and not named(x) and not x[0].isdigit()), "")]
     return [w for w in dict.fromkeys(focus) if len(w) >= 2 and w not in textmod.STOP_WORDS
             and w not in _VAGUE and not _UNIT.match(w)]
 
@@ -89,11 +105,8 @@ _UNIT = re.compile(r"^(?:万亿|亿|万|千|百)?(?:美元|元|人民币|美金|
 
 def asked_about(question: str) -> list[str]:
     """The words naming what a Chinese question asks about: the word just before
-    是谁/有多少/在哪, and the first word of two characters or more just after 多少/哪家/什么/咋
-    ("OpenAI的创始人是谁?" -> 创始人, "哪几位创始人" -> 创始人, "咋收费" -> 收费)."""
+    是谁/有多少/在哪 ("OpenAI的创始人是谁?" -> 创始人, "OpenAI的总部在哪里?" -> 总部)."""
     words = textmod.jieba_words(textmod.normalize(question))
     focus = [w for i, w in enumerate(words) if _ASKS.match("".join(words[i + 1 :]))]
-    focus += [next((x for x in words[i + 1 : i + 3] if len(x) >= 2 and not _MEASURE.match(x)),
-                   "") for i, w in enumerate(words) if w in _WHICH]
     return [w for w in focus if len(w) >= 2 and w not in textmod.STOP_WORDS
             and w not in _VAGUE and not w.isascii()]

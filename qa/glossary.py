@@ -275,6 +275,11 @@ def expansions(question: str) -> list[str]:
     return out
 
 
+def synonyms(term: str) -> tuple[str, ...]:
+    """Every form of the glossary group ``term`` belongs to (必应 -> bing, newbing, …), or ()."""
+    return _lookup(term.lower(), _index()[1])
+
+
 def named(question: str) -> list[tuple[str, ...]]:
     """The ``NAMES`` groups ``question`` mentions in any of their forms (巨硬 -> the 微软 group)."""
     q = question.lower()

@@ -56,7 +56,7 @@ def test_answer_floors(results) -> None:
     assert s.found >= 0.95
     unanswerable = [r for r in results if not r.answerable]
     answerable = [r for r in results if r.answerable]
-    assert s.abstain >= 0.80  # see the trade-off curve in the README
+    assert s.abstain >= 0.90  # see the trade-off curve in the README
     # confidence separates the two kinds on average even where the threshold cannot
     mean = lambda rs: sum(r.confidence for r in rs) / len(rs)  # noqa: E731
     assert mean(unanswerable) < mean(answerable)
@@ -149,8 +149,9 @@ def test_both_parties_together_are_not_one_party(shared_qa) -> None:
 #: with floors a little below what qa reaches on each (README, "Quality"): hit@1, hit@3, MRR,
 #: answer sentence, found, abstain
 BLIND_SETS = {
-    "questions_fresh.jsonl": (0.90, 0.95, 0.93, 0.84, 0.93, 0.75),
-    "questions_blind2.jsonl": (0.87, 0.96, 0.92, 0.87, 0.95, 0.77),
+    "questions_fresh.jsonl": (0.90, 0.95, 0.93, 0.86, 0.95, 0.85),
+    "questions_blind2.jsonl": (0.87, 0.96, 0.92, 0.87, 0.95, 0.72),
+    "questions_blind3.jsonl": (0.85, 0.92, 0.89, 0.81, 0.93, 0.77),
 }
 
 
