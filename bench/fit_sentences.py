@@ -1,7 +1,7 @@
 """Fit ``qa.answer.SENTENCE_WEIGHTS`` on the fitting splits: which sentence of the top
 passages answers the question.
 
-    .venv/bin/python bench/fit_sentences.py [--questions FILE ...] [--fit dev,fresh,blind2,blind3] [--l2 0.03]
+    .venv/bin/python bench/fit_sentences.py [--questions FILE ...] [--fit dev,fresh,blind2,blind3,blind4] [--l2 0.03]
 
 For every answerable question, the candidates are the sentences of the passages ``make_answer``
 looks at (the top 3, searched the way ``QA.ask`` searches, follow-ups in context), each with

@@ -24,13 +24,13 @@ from .retrieve import Weights
 DATA = PROJECT_ROOT / "tests" / "data"
 DEFAULT_QUESTIONS = DATA / "questions.jsonl"
 #: the question files tuned on: weights and thresholds are fitted on their ``FIT_SPLITS``
-#: (dev; fresh, blind2 and blind3, each written blind by someone who saw neither qa nor the
-#: other sets, and used for fitting once scored); the test split is only reported
-TUNING_FILES = (DEFAULT_QUESTIONS, DATA / "questions_fresh.jsonl",
-                DATA / "questions_blind2.jsonl", DATA / "questions_blind3.jsonl")
-FIT_SPLITS = ("dev", "fresh", "blind2", "blind3")
+#: (dev; fresh and blind2-4, each written blind by someone who saw neither qa nor the other
+#: sets, and used for fitting once scored); the test split is only reported
+TUNING_FILES = (DEFAULT_QUESTIONS, *(DATA / f"questions_{s}.jsonl"
+                                     for s in ("fresh", "blind2", "blind3", "blind4")))
+FIT_SPLITS = ("dev", "fresh", "blind2", "blind3", "blind4")
 #: the last blind set, scored once at the end and never tuned on
-HOLDOUT_FILE = DATA / "questions_blind4.jsonl"
+HOLDOUT_FILE = DATA / "questions_blind5.jsonl"
 DEPTH = 10
 Asker = Callable[[str, int, list[str]], Answer]
 
