@@ -70,7 +70,7 @@ def main() -> None:
     p = 1 / (1 + np.exp(-np.hstack([x, np.ones((len(x), 1))]) @ w))
     p = np.where(veto, np.minimum(p, VETOED), p)
     columns = [("fitting", fitting)] + [(s, split == s) for s in dict.fromkeys(splits)]
-    thresholds = np.arange(0.20, 0.71, 0.025)
+    thresholds = np.arange(0.05, 0.76, 0.05)
     def margins(t: float) -> tuple[float, float]:  # how far the fitting questions clear both
         found = np.mean(p[fitting & (y == 1)] >= t) - FOUND_TARGET
         abstain = np.mean(p[fitting & (y == 0)] < t) - ABSTAIN_TARGET
