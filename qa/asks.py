@@ -87,11 +87,10 @@ def typed_focus(question: str, kind: str | None) -> list[str]:
         return []
     asks = next(a for name, a, _ in ANSWER_TYPES if name == kind)
     words = textmod.jieba_words(textmod.normalize(question))
+    asking = [i for i, w in enumerate(words) if _ASKING.search(w)]
     focus = [w for w in words if asks.search(w) and not _ASKING.search(w)]
     focus += [next((x for x in words[i + 1 : i + 3] if len(x) >= 2 and not _MEASURE.match(x)
-                    and not _ASKING.search(x)), "")
-              for i, w in enumerate(words) if _ASKING.search(w)]
-    asking = [i for i, w in enumerate(words) if _ASKING.search(w)]
+                    and not _ASKING.search(x)), "") for i in asking]
     if asking:  # the word before the question word: "研发投入具体是多少" -> 投入
         focus += [next((x for x in reversed(words[: asking[0]]) if len(x) >= 2
                         and x not in textmod.STOP_WORDS and x not in _VAGUE

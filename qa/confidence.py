@@ -1,7 +1,8 @@
-"""Whether the corpus answers a question at all: ``confidence`` is a logistic blend of
-``features`` of the top passages and of the chosen answer sentence (how close and how much of the
-question they hold, terms or names the corpus never or rarely mentions, whether the sentence
-holds the kind of answer asked for), with weights and threshold fitted by bench/calibrate.py.
+"""Whether the corpus answers a question at all. A question about something the corpus never
+mentions, or naming a rare name its answer sentence lacks, is ``vetoed``; any other gets a
+logistic blend of ``features`` of the top passages and the answer sentence (how close they are,
+whether the sentence holds the kind of answer asked for, whether what is measured ever appears
+beside such a value), with weights and threshold fitted by bench/calibrate.py.
 """
 
 from __future__ import annotations
