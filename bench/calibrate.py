@@ -1,7 +1,7 @@
 """Fit the weights of ``qa.confidence.confidence`` on the fitting splits and print the trade-off
 curve.
 
-    python bench/calibrate.py [--questions FILE ...] [--fit dev,fresh,blind2,blind3]
+    python bench/calibrate.py [--questions FILE ...] [--fit dev,fresh,blind2,blind3,blind4]
 
 A class-balanced logistic regression over ``qa.confidence.features`` (answerable = 1), fitted on
 the questions of the ``--fit`` splits only (default ``qa.evaluate.FIT_SPLITS``) that are not
@@ -9,7 +9,7 @@ the questions of the ``--fit`` splits only (default ``qa.evaluate.FIT_SPLITS``) 
 found-rate (answerable) against abstention (unanswerable) is printed for the fitting questions
 together and for every reported split, and the threshold rule's choice is marked: the
 threshold at which the fitting questions clear both targets (found >= 0.95, abstention >= 0.80)
-by the widest margin (ties: the widest sum of both margins). Paste the printed weights into
+by the widest margin (ties: the widest sum of both margins; still tied: the middle one). Paste the printed weights into
 ``CONFIDENCE_WEIGHTS`` and the threshold into ``Settings.found_threshold``.
 """
 
@@ -71,17 +71,20 @@ def main() -> None:
     p = np.where(veto, np.minimum(p, VETOED), p)
     columns = [("fitting", fitting)] + [(s, split == s) for s in dict.fromkeys(splits)]
     thresholds = np.arange(0.05, 0.76, 0.05)
-    def margins(t: float) -> tuple[float, float]:  # how far the fitting questions clear both
+    def margins(t: float) -> tuple[float, float]:
+        """How far the fitting questions clear both targets: the smaller margin, and the sum."""
         found = np.mean(p[fitting & (y == 1)] >= t) - FOUND_TARGET
         abstain = np.mean(p[fitting & (y == 0)] < t) - ABSTAIN_TARGET
-        return min(found, abstain), found + abstain
+        return round(min(found, abstain), 9), round(found + abstain, 9)
 
-    chosen = max(thresholds, key=lambda t: (*margins(t), -t))
+    best = max(margins(t) for t in thresholds)
+    tied = [t for t in thresholds if margins(t) == best]
+    chosen = tied[len(tied) // 2]  # the middle of a flat stretch: far from both its edges
     print(f"\n{'threshold':>9} | " + " | ".join(f"{n[:7]:>7} found abstain" for n, _ in columns))
     for t in thresholds:
         cells = [f"{np.mean(p[m & (y == 1)] >= t):>13.3f} {np.mean(p[m & (y == 0)] < t):>7.3f}"
                  for _, m in columns]
-        mark = " <- rule" if chosen is not None and abs(t - chosen) < 1e-9 else ""
+        mark = " <- rule" if abs(t - chosen) < 1e-9 else ""
         print(f"{t:>9.3f} | " + " | ".join(cells) + mark)
 
 

@@ -111,7 +111,7 @@ def candidates(query: Query, hits: list[Hit], question: str = "") -> list[Candid
     question names (a sentence naming no year, or opening with 同年/当年, is about the last year
     named before it in its passage)."""
     asked = question or query.text
-    kind = expected_type(asked)
+    kind = expected_type(question or query.text)
     q = textmod.normalize(expand(asked))
     q_words = {w for w in textmod.words(q) if len(w) >= 2}
     q_bigrams = set(textmod.bigrams(q))
@@ -139,10 +139,11 @@ def candidates(query: Query, hits: list[Hit], question: str = "") -> list[Candid
 
 def best_sentence(query: Query, hits: list[Hit], question: str = "") -> Candidate:
     """The sentence that best answers ``query``: the highest-scoring of ``candidates``, except
-    that a question asking for a date, amount, count or share takes the best sentence holding one if it scores within ``TYPED_MARGIN`` of the
-    best, a question about the first time (第一次, 首次, first) the earliest good sentence
-    of the top passage within ``FIRST_MARGIN``, and a why-question about one of two parties
-    the opening sentence of a passage speaking for it ("从微软看,亟需…": its thesis)."""
+    that a question asking for a date, amount, count or share takes the best sentence holding
+    one if it scores within ``TYPED_MARGIN`` of the best, a question about the first time
+    (第一次, 首次, first) the earliest good sentence of the top passage within
+    ``FIRST_MARGIN``, and a why-question about one of two parties the opening sentence of a
+    passage speaking for it ("从微软看,亟需…": its thesis)."""
     kind = expected_type(question or query.text)
     scored = candidates(query, hits, question)
     if not scored:

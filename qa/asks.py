@@ -17,25 +17,27 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     # a day is not answered by a month ("股价达到高点具体是哪一天?")
     ("day", re.compile(r"哪一?天|几号|几月几[日号]|日期|\bwhat day\b|\bwhich day\b|\bwhat date\b|"
                        r"\bexact date\b"),
-     re.compile(r"\d{1,2}\s*[日号]|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}")),
+     re.compile(r"\d{1,2}\s*[日号]|\d{4}-\d{1,2}-\d{1,2}")),
     # who holds a role, or who did something: a title or a transliterated name answers it
     ("person", re.compile(r"(?:创始人|创办人|首席执行官|ceo|总裁|董事长|负责人|老板|掌门人|领导|高管|作者)"
                           r"(?:是谁|是哪位)|谁(?:牵头|领导|创立|创办|发明|提出|负责|执掌|掌舵)|哪位|什么人|"
                           r"\bwho (?:is|was|led|leads|founded|runs|ran)\b"),
      re.compile(r"首席执行官|\bceo\b|总裁|董事长|创始人|负责人|科学家|教授|先生|女士|\w·\w")),
-    ("time", re.compile(r"什么时候|啥时候?|几时|何时|哪年|哪一年|几月|哪个月|\bwhen\b|what year|which year"),
+    ("time", re.compile(r"什么时候|啥时候?|几时|(?<!任)何时|哪年|哪一年|几月|哪个月|\bwhen\b|what year|which year"),
      re.compile(r"\d{4}年|\d{1,2}月|\d{4}-\d{2}|年底|年初|上半年|下半年")),
     ("share", re.compile(r"比例|百分之|多少%|几成|percent|percentage|\bshare of\b"),
-     re.compile(r"\d+(?:\.\d+)?%|百分之|[\d一二三四五六七八九十两几]成(?![为功本立长熟])")),
+     re.compile(r"\d+(?:\.\d+)?%|百分之|[\d一二三四五六七八九十两几]成(?![为功本立长熟不])")),
     ("amount", re.compile(r"多少钱|多少(?:万亿|亿|万|千)?(?:美元|元|人民币)|多少资金|金额|估值|市值|成本|"
-                          r"花费|开销|营收|收入|利润|销售额|"
+                          r"花费|开销|营收(?!占比|增速)|收入|利润(?!率)|销售额|"
                           r"how much|\bcost\b|\bworth\b|valuation|revenue"),
-     re.compile(r"\d[\d.,]*\s*(?:万亿|亿|万|千)?(?:美元|元|人民币)|\d[\d.,]*\s*(?:万亿|亿)")),
+     re.compile(r"\d[\d.,]*\s*(?:万亿|亿|万|千)?(?:美元|元|人民币)|\d[\d.,]*\s*(?:万亿|亿)"
+                r"|[数几十百千]+(?:万亿|亿|万)(?:美元|元)")),
     # a count of people is not answered by a sum of money or a share ("多少用户")
-    ("people", re.compile(r"多少(?:名|位|个)?(?:用户|人|员工|客户|会员|开发者|访客)|(?:用户|员工|人)(?:数|数量|规模)|"
+    ("people", re.compile(r"多少(?:名|位|个)?(?:用户|人(?![工民类])|员工|客户|会员|开发者|访客)|"
+                          r"(?:用户|员工|人)(?:数|数量|规模)|"
                           r"几(?:个|名|位)?人|月活|日活|how many (?:users|people|employees|customers)"),
-     re.compile(r"[\d一二三四五六七八九十两几]+(?:\.\d+)?\s*(?:万|亿)?\s*(?:名|位|个)?"
-                r"(?:人|用户|员工|客户|会员|开发者|访客)")),
+     re.compile(r"(?<!第)[\d一二三四五六七八九十两几]+(?:\.\d+)?\s*(?:万|亿)?\s*(?:名|位|个)?"
+                r"(?:人(?![工民类])|用户|员工|客户|会员|开发者|访客)")),
     ("count", re.compile(r"多少|几[家个起次项种款位名条]|how many|number of"),
      # a number that is not a year or a date ("42起", "1750亿参数", "近1%", "360美元")
      re.compile(r"(?<![\d.a-z])\d+(?:\.\d+)?(?![\d.]|\s*(?:年|月|日))"
@@ -44,7 +46,8 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
 
 
 def expected_type(question: str) -> str | None:
-    """The kind of answer a question asks for (time, share, amount, count, reason) or None."""
+    """The kind of answer a question asks for (reason, day, person, time, share, amount,
+    people, count) or None."""
     q = question.lower()
     for name, asks, _ in ANSWER_TYPES:
         if name in ("amount", "share") and _THING.search(q) and not _HOW_MUCH.search(q):
@@ -75,7 +78,7 @@ _VAGUE = frozenset(["时候", "东西", "地方", "情况", "问题", "方面", 
                     "总共", "大概", "大约", "达到", "分别"])
 
 
-_ASKING = re.compile(r"多少|几|哪|什么|何|时候|how|when|what|which")
+_ASKING = re.compile(r"多少|几(?!乎)|哪|什么|(?<!任)何|时候|\b(?:how|when|what|which)\b")
 
 
 def typed_focus(question: str, kind: str | None) -> list[str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,8 @@ class Index:
     bm25_words: Any = None
     bm25_bigrams: Any = None
     path: Path | None = None
+    #: data derived from this index by the layers above it (qa.confidence), dropped with it
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ann = int(self.manifest.get("ann_threshold", 50_000))

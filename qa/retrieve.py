@@ -16,6 +16,7 @@ import numpy as np
 
 from . import text as textmod
 from .chunking import Chunk
+from .glossary import synonyms
 from .index import Index, IndexMismatch
 
 RRF_K = 60
@@ -134,13 +135,21 @@ def subject(question: str, parties: set[str]) -> str:
     if not textmod.ASKS_REASON.search(question.lower()):
         return ""
     q = textmod.normalize(question)
-    named = sorted((q.find(v), v) for v in parties if v and v in q)
+    named = sorted(found for v in parties if v and (found := _first_mention(q, v)))
     if len(named) < 2:  # one party named: nothing to tell apart
         return ""
-    (at, first), (_, second) = named[:2]
-    if re.match(rf"\s*(?:和|与|跟|及|同)\s*{re.escape(second)}", q[at + len(first):]):
+    (_, end, first), (second_at, _, _) = named[:2]
+    if re.fullmatch(r"\s*(?:和|与|跟|及|同|and|&)\s*", q[end:second_at]):
         return ""  # "微软和OpenAI的合作": both parties together
     return first
+
+
+def _first_mention(question: str, party: str) -> tuple[int, int, str] | None:
+    """Where ``question`` first names ``party`` in any glossary form (巨硬, Microsoft -> 微软):
+    (start, end, party), or None."""
+    spans = [(m.start(), m.end()) for form in {party, *synonyms(party)}
+             for m in [re.search(re.escape(form.lower()), question)] if m]
+    return (*min(spans), party) if spans else None
 
 
 def _boost_perspective(index: Index, question: str, fused: np.ndarray, boost: float,

@@ -21,6 +21,11 @@ from qa.asks import asked_about, expected_type, type_match, typed_focus
     # names revenue, asks for a thing: not an amount
     ("微软服务器产品和云服务营收上涨的主要推动因素是什么?", None),
     ("谷歌推出了哪些标志性产品?", None),
+    ("微软任何时候投资了多少?", "count"),  # 任何时候 is not 何时
+    ("多少人工智能公司拿到了融资?", "count"),  # 人工智能 is not 人
+    ("微软的利润率是多少?", "count"),  # a rate is not an amount
+    ("股价达到高点具体是哪一天?", "day"),
+    ("2019年OpenAI那边是谁牵头的?", "person"),
 ])
 def test_expected_type(question: str, kind: str | None) -> None:
     assert expected_type(question) == kind
@@ -36,6 +41,11 @@ def test_expected_type(question: str, kind: str | None) -> None:
     ("people", "月活跃用户突破1亿人", True),
     ("amount", "OpenAI估值预计接近300亿美元", True),
     ("amount", "投入增速达15%以上", False),
+    ("amount", "投入了数十亿美元", True),
+    ("share", "格局一成不变", False),
+    ("people", "全球第一人工智能公司", False),
+    ("day", "三分之一,即1/3", False),
+    ("day", "2023年1月23日", True),
 ])
 def test_type_match(kind: str, sentence: str, holds: bool) -> None:
     assert type_match(kind, sentence.lower()) is holds

@@ -122,6 +122,13 @@ def test_beats_baselines(shared_qa, rows, results) -> None:
     ("谷歌收购DeepMind以后推出了哪些产品?", True),
     ("硅谷在人工智能领域完成了多少起融资?", True),
     ("Why did OpenAI need to partner with Microsoft?", True),
+    ("Microsoft向OpenAI投资了多少钱?", True),  # a Latin name known through the glossary
+    ("Google收购了哪家公司?", True),
+    ("特斯拉投资了OpenAI多少钱?", False),  # a company the article never names
+    ("苹果为什么没有投资OpenAI?", False),
+    ("hello", False),  # English words that reach nothing in the corpus
+    ("asdfgh", False),
+    ("The weather is nice today", False),
 ])
 def test_questions_about_what_the_corpus_never_mentions_are_refused(shared_qa, question,
                                                                      found) -> None:
@@ -133,6 +140,9 @@ def test_questions_about_what_the_corpus_never_mentions_are_refused(shared_qa, q
     ("微软为什么要和OpenAI合作?", "从微软看,亟需在AI赛道获得竞争优势。"),
     ("OpenAI为什么需要与微软合作?", "从OpenAI看,亟需补齐资源短板。"),
     ("Why did OpenAI need to partner with Microsoft?", "从OpenAI看,亟需补齐资源短板。"),
+    # the party is found by any of its names, not only the one the corpus uses
+    ("巨硬为什么要和OpenAI合作?", "从微软看,亟需在AI赛道获得竞争优势。"),
+    ("Why did Microsoft partner with OpenAI?", "从微软看,亟需在AI赛道获得竞争优势。"),
 ])
 def test_a_why_question_about_one_party_gets_its_thesis(shared_qa, question, thesis) -> None:
     a = shared_qa.ask(question)
