@@ -1,13 +1,13 @@
 """Fit ``qa.answer.SENTENCE_WEIGHTS`` on the fitting splits: which sentence of the top
 passages answers the question.
 
-    .venv/bin/python bench/fit_sentences.py [--questions FILE ...] [--fit dev,fresh,blind2,blind3,blind4] [--l2 0.03]
+    .venv/bin/python bench/fit_sentences.py [--questions FILE ...] [--fit SPLITS] [--l2 0.03]
 
 For every answerable question, the candidates are the sentences of the passages ``make_answer``
 looks at (the top 3, searched the way ``QA.ask`` searches, follow-ups in context), each with
 ``qa.answer.candidates``' features; a gold sentence is one holding a gold answer string. A
 conditional logit (softmax over a question's candidates, L2-regularised) is fitted on the
-``--fit`` splits only (default ``qa.evaluate.FIT_SPLITS``), and the share of questions whose
+``--fit`` splits only (comma-separated; default ``qa.evaluate.FIT_SPLITS``), and the share of questions whose
 best candidate is a gold sentence is printed for every split, beside the weights in use. Paste
 the printed weights into ``SENTENCE_WEIGHTS``, then re-run bench/calibrate.py (confidence
 depends on the sentence).

@@ -29,8 +29,7 @@ DEFAULT_QUESTIONS = DATA / "questions.jsonl"
 TUNING_FILES = (DEFAULT_QUESTIONS, *(DATA / f"questions_{s}.jsonl"
                                      for s in ("fresh", "blind2", "blind3", "blind4")))
 FIT_SPLITS = ("dev", "fresh", "blind2", "blind3", "blind4")
-#: the last blind set, scored once at the end and never tuned on
-HOLDOUT_FILE = DATA / "questions_blind5.jsonl"
+#: questions_blind5.jsonl is the holdout: never fitted or tuned on, only reported
 DEPTH = 10
 Asker = Callable[[str, int, list[str]], Answer]
 
