@@ -9,6 +9,10 @@ import re
 from . import text as textmod
 from .glossary import named
 
+_THING = re.compile(r"什么|哪些|哪个|哪家|哪方面")  # English "what" asks for amounts too
+_HOW_MUCH = re.compile(r"多少|几|多高|多大|多贵|how much|how many|what share|percent")
+_UNIT = re.compile(r"^(?:万亿|亿|万|千|百)?(?:美元|元|人民币|美金|块)?$")
+
 #: What a question asks for, recognised from its wording, and what a sentence answering it holds.
 ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     # first: "为什么/靠什么…收入" asks for a reason or a means, not for the amount it names
@@ -57,10 +61,6 @@ def expected_type(question: str) -> str | None:
     return None
 
 
-_THING = re.compile(r"什么|哪些|哪个|哪家|哪方面")  # English "what" asks for amounts too
-_HOW_MUCH = re.compile(r"多少|几|多高|多大|多贵|how much|how many|what share|percent")
-
-
 def type_match(kind: str | None, sentence: str) -> bool:
     """Whether ``sentence`` holds the kind of answer ``kind`` asks for."""
     for name, _, holds in ANSWER_TYPES:
@@ -72,13 +72,13 @@ def type_match(kind: str | None, sentence: str) -> bool:
 #: what follows the word naming what a question asks about ("创始人是谁", "总部在哪"); not
 #: 是什么/哪家 X, whose X is often a category the answer is an instance of ("数据来源是什么",
 #: "哪家机构": the corpus need not hold 来源 or 机构)
-_ASKS = re.compile(r"^(?:是谁|是哪位|有多少|是多少|有几|在哪|在什么地方)")
+_ASKED_BEFORE = re.compile(r"^(?:是谁|是哪位|有多少|是多少|有几|在哪|在什么地方)")
 _MEASURE = re.compile(r"^[几一]?[个家位名些种款项条类样]$")
 _VAGUE = frozenset(["时候", "东西", "地方", "情况", "问题", "方面", "内容", "意思", "样子", "具体", "一共",
                     "总共", "大概", "大约", "达到", "分别"])
 
 
-_ASKING = re.compile(r"多少|几(?!乎)|哪|什么|(?<!任)何|时候|\b(?:how|when|what|which)\b")
+_QUESTION_WORD = re.compile(r"多少|几(?!乎)|哪|什么|(?<!任)何|时候|\b(?:how|when|what|which)\b")
 
 
 def typed_focus(question: str, kind: str | None) -> list[str]:
@@ -90,10 +90,10 @@ def typed_focus(question: str, kind: str | None) -> list[str]:
         return []
     asks = next(a for name, a, _ in ANSWER_TYPES if name == kind)
     words = textmod.jieba_words(textmod.normalize(question))
-    asking = [i for i, w in enumerate(words) if _ASKING.search(w)]
-    focus = [w for w in words if asks.search(w) and not _ASKING.search(w)]
+    asking = [i for i, w in enumerate(words) if _QUESTION_WORD.search(w)]
+    focus = [w for w in words if asks.search(w) and not _QUESTION_WORD.search(w)]
     focus += [next((x for x in words[i + 1 : i + 3] if len(x) >= 2 and not _MEASURE.match(x)
-                    and not _ASKING.search(x)), "") for i in asking]
+                    and not _QUESTION_WORD.search(x)), "") for i in asking]
     if asking:  # the word before the question word: "研发投入具体是多少" -> 投入
         focus += [next((x for x in reversed(words[: asking[0]]) if len(x) >= 2
                         and x not in textmod.STOP_WORDS and x not in _VAGUE
@@ -102,13 +102,10 @@ def typed_focus(question: str, kind: str | None) -> list[str]:
             and w not in _VAGUE and not _UNIT.match(w)]
 
 
-_UNIT = re.compile(r"^(?:万亿|亿|万|千|百)?(?:美元|元|人民币|美金|块)?$")
-
-
 def asked_about(question: str) -> list[str]:
     """The words naming what a Chinese question asks about: the word just before
     是谁/有多少/在哪 ("OpenAI的创始人是谁?" -> 创始人, "OpenAI的总部在哪里?" -> 总部)."""
     words = textmod.jieba_words(textmod.normalize(question))
-    focus = [w for i, w in enumerate(words) if _ASKS.match("".join(words[i + 1 :]))]
+    focus = [w for i, w in enumerate(words) if _ASKED_BEFORE.match("".join(words[i + 1 :]))]
     return [w for w in focus if len(w) >= 2 and w not in textmod.STOP_WORDS
             and w not in _VAGUE and not w.isascii()]

@@ -73,7 +73,7 @@ def corpus_text(index: Index) -> str:
 _SALIENT = re.compile(r"[a-z0-9][a-z0-9.+%-]*[a-z0-9%+]|[a-z0-9]{2,}")
 #: names in an English question that a Chinese text would also write in Latin letters:
 #: acronyms (CEO, IPO) and terms holding a digit (GPT-4, 2024, Q3)
-_NAMED = re.compile(r"(?<![\w-])(?:[A-Z]{2,}s?|(?:[A-Za-z]+-?)?\d(?:[\w.-]*\w)?)(?![\w-])")
+_ENGLISH_TERM = re.compile(r"(?<![\w-])(?:[A-Z]{2,}s?|(?:[A-Za-z]+-?)?\d(?:[\w.-]*\w)?)(?![\w-])")
 #: capitalised words of an English question, not its first (names: "Sam Altman", "Azure")
 _PROPER = re.compile(r"(?<=[a-z,;:'’] )[A-Z][A-Za-z0-9]+(?:[ -][A-Z][A-Za-z0-9]+)*(?![\w-])")
 _CALENDAR = re.compile(r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|"
@@ -111,7 +111,7 @@ def unknown_terms(question: str, index: Index, context: str = "") -> float:
     text = corpus_text(index)
     if not textmod.is_chinese(q):
         latin = [w for w in _LATIN_WORD.findall(q) if w not in textmod.STOP_WORDS]
-        return float(any(not _known(t, text) for t in _NAMED.findall(question))
+        return float(any(not _known(t, text) for t in _ENGLISH_TERM.findall(question))
                      or any(_unknown_name(n, text) for n in _PROPER.findall(question))
                      or not (expansions(q) or any(w in text for w in latin)))
     if any(not _known(t, text) for t in _SALIENT.findall(q)):
@@ -172,7 +172,7 @@ def _corpus_word(word: str, view: _CorpusView) -> bool:
     return view.words[word]
 
 
-def names(question: str, index: Index) -> set[str]:
+def question_names(question: str, index: Index) -> set[str]:
     """The companies and products ``question`` names (glossary names, as the corpus writes
     them, and Latin words of three letters or more that the corpus also holds as words)."""
     q = textmod.normalize(question)
@@ -191,7 +191,7 @@ def rare_name_missing(question: str, sentence: str, index: Index) -> float:
     公司?" answered by a sentence about 微软 only shares the question's other words."""
     s = textmod.normalize(sentence)
     return float(any(n not in s and _sentence_share(n, index) <= RARE_NAME
-                     for n in names(question, index)))
+                     for n in question_names(question, index)))
 
 
 def vetoed(question: str, index: Index, sentence: str, context: str = "") -> bool:

@@ -161,9 +161,9 @@ def _boost_perspective(index: Index, question: str, fused: np.ndarray, boost: fl
     if not textmod.ASKS_REASON.search(question.lower()):
         return set()
     top = np.argsort(-fused, kind="stable")[:depth]
-    views = {int(i): perspective(index.chunks[i]) for i in top}
-    party = subject(question, set(views.values()))
-    rows = {i for i, v in views.items() if party and v == party}
+    speaks_for = {int(i): perspective(index.chunks[i]) for i in top}
+    party = subject(question, set(speaks_for.values()))
+    rows = {i for i, v in speaks_for.items() if party and v == party}
     for i in rows:
         fused[i] *= 1.0 + boost
     return rows

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
-from qa.glossary import expand, expansions
+from qa.glossary import GROUPS, expand, expansions, named
 
 
 @pytest.mark.parametrize(("question", "wanted"), [
@@ -47,23 +49,18 @@ def test_expand_keeps_the_question_first() -> None:
     ("大厂为什么愿意给小公司砸钱?", ["科技巨头", "初创企业", "投资"]),
     ("What is Microsoft building with upstream and downstream partners?", ["上下游", "合作"]),
 ])
-def test_colloquial_chinese_and_english_reach_the_written_forms(question, wanted) -> None:
+def test_colloquial_chinese_and_english_reach_the_written_forms(question: str,
+                                                              wanted: list[str]) -> None:
     got = expansions(question)
     assert all(w in got for w in wanted), got
 
 
 def test_every_term_belongs_to_one_group() -> None:
-    from collections import Counter
-
-    from qa.glossary import GROUPS
-
     counts = Counter(t for g in GROUPS for t in g)
     assert [t for t, n in counts.items() if n > 1] == []
     assert all(len(t) >= 2 for g in GROUPS for t in g)  # no single characters
 
 
 def test_named_finds_a_company_by_any_form() -> None:
-    from qa.glossary import named
-
     assert named("巨硬和狗家谁更强?")[0][0] == "微软"
     assert [g[0] for g in named("Amazon and Meta")] == ["亚马逊", "meta"]
