@@ -9,7 +9,7 @@ import re
 from . import text as textmod
 from .glossary import named
 
-_THING = re.compile(r"什么|哪些|哪个|哪家|哪方面")  # English "what" asks for amounts too
+_THING = re.compile(r"什么|哪些|哪个|哪家|哪方面|咋样|怎么样|怎样|如何")  # English "what" asks for amounts too
 _HOW_MUCH = re.compile(r"多少|几|多高|多大|多贵|how much|how many|what share|percent")
 _UNIT = re.compile(r"^(?:万亿|亿|万|千|百)?(?:美元|元|人民币|美金|块)?$")
 
@@ -75,7 +75,7 @@ def type_match(kind: str | None, sentence: str) -> bool:
 _ASKED_BEFORE = re.compile(r"^(?:是谁|是哪位|有多少|是多少|有几|在哪|在什么地方)")
 _MEASURE = re.compile(r"^[几一]?[个家位名些种款项条类样]$")
 _VAGUE = frozenset(["时候", "东西", "地方", "情况", "问题", "方面", "内容", "意思", "样子", "具体", "一共",
-                    "总共", "大概", "大约", "达到", "分别"])
+                    "总共", "大概", "大约", "达到", "分别", "需要", "能够", "算是", "一次"])
 
 
 _QUESTION_WORD = re.compile(r"多少|几(?!乎)|哪|什么|(?<!任)何|时候|\b(?:how|when|what|which)\b")

@@ -218,7 +218,7 @@ def features(hits: list[Hit], question: str, index: Index, top_score: float,
 
 #: logistic weights of ``features`` (+ bias), fitted by bench/calibrate.py on the fitting
 #: questions that are not ``vetoed``
-CONFIDENCE_WEIGHTS = (0.027, -0.008, -0.023, 2.241, -1.749, -1.434)
+CONFIDENCE_WEIGHTS = (0.271, -0.227, -0.02, 2.053, -1.567, -1.42)
 #: the most confidence a ``vetoed`` question gets
 VETOED = 0.1
 

@@ -103,7 +103,7 @@ class Settings:
     #: Files larger than this are skipped with a message (bytes).
     max_file_bytes: int = 20_000_000
     #: Confidence below which an answer is "not found" (see qa.answer.confidence).
-    found_threshold: float = 0.50
+    found_threshold: float = 0.30
     #: Above this many chunks the dense index switches from exact to HNSW search.
     ann_threshold: int = 50_000
     batch_size: int = 32

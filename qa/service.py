@@ -15,7 +15,9 @@ import re
 import threading
 from collections.abc import Sequence
 
+from . import text as textmod
 from .answer import Answer, Passage, make_answer, make_passages
+from .bilingual import bridge
 from .builder import BuildReport, CorpusEmpty, Progress, build_index
 from .config import Settings
 from .corpus import file_hashes, stat_signature
@@ -185,17 +187,27 @@ class QA:
         if not lexical:
             return make_passages(self.search(self.refresh(), text, k)[1], self.weights)
         index = self._index or self.store.load()
-        hits = search(index, make_query(expand(text), None), k, self.weights)
+        hits = search(index, make_query(self._expand(index, text), None), k, self.weights)
         return make_passages(hits, self.weights, lexical=True)
 
     def search(self, index: Index, text: str, k: int,
                in_context: str | None = None) -> tuple[Query, list[Hit]]:
         """The prepared query and ranked hits for ``text`` (or for ``in_context``, the question
         with the one before it, counting the new question's words twice)."""
-        query_text = expand(in_context or text)
-        focus = expand(text) if in_context else None
+        query_text = self._expand(index, in_context or text)
+        focus = self._expand(index, text) if in_context else None
         query = make_query(query_text, self.embedder.encode([query_text])[0], focus)
         return query, search(index, query, k, self.weights)
+
+    @staticmethod
+    def _expand(index: Index, text: str) -> str:
+        """``text`` with its glossary terms in Chinese and, for an English question, the corpus
+        words its other English words translate (``qa.bilingual``)."""
+        expanded = expand(text)
+        if textmod.is_chinese(text):
+            return expanded
+        extra = [w for w in bridge(index).translate(text) if w not in expanded]
+        return f"{expanded} {' '.join(extra)}" if extra else expanded
 
     def _answer(self, index: Index, text: str, k: int, in_context: str | None = None) -> Answer:
         """Search for ``text`` (see ``search``) and build the answer."""

@@ -163,7 +163,8 @@ BLIND_SETS = {
     "questions_blind2.jsonl": (0.87, 0.96, 0.92, 0.87, 0.95, 0.72),
     "questions_blind3.jsonl": (0.85, 0.92, 0.89, 0.81, 0.93, 0.77),
     "questions_blind4.jsonl": (0.84, 0.94, 0.89, 0.77, 0.93, 0.63),
-    "questions_blind5.jsonl": (0.84, 0.94, 0.89, 0.79, 0.93, 0.65),  # the untouched holdout
+    "questions_blind5.jsonl": (0.84, 0.94, 0.89, 0.79, 0.93, 0.65),  # a holdout
+    "questions_blind6.jsonl": (0.82, 0.92, 0.87, 0.71, 0.89, 0.58),
 }
 
 
