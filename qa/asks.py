@@ -9,8 +9,8 @@ import re
 from . import text as textmod
 from .glossary import named
 
-_THING = re.compile(r"什么|哪些|哪个|哪家|哪方面|咋样|怎么样|怎样|如何")  # English "what" asks for amounts too
-_HOW_MUCH = re.compile(r"多少|几|多高|多大|多贵|how much|how many|what share|percent")
+_THING = re.compile(r"什么|哪些|哪个|哪家|哪几|哪种|哪类|哪方面|咋样|怎么样|怎样|如何")  # English "what" asks for amounts too
+_HOW_MUCH = re.compile(r"多少|(?<!哪)几|多高|多大|多贵|how much|how many|what share|percent")
 _UNIT = re.compile(r"^(?:万亿|亿|万|千|百)?(?:美元|元|人民币|美金|块)?$")
 
 #: What a question asks for, recognised from its wording, and what a sentence answering it holds.
@@ -25,13 +25,14 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     # who holds a role, or who did something: a title or a transliterated name answers it
     ("person", re.compile(r"(?:创始人|创办人|首席执行官|ceo|总裁|董事长|负责人|老板|掌门人|领导|高管|作者)"
                           r"(?:是谁|是哪位)|谁(?:牵头|领导|创立|创办|发明|提出|负责|执掌|掌舵)|哪位|什么人|"
-                          r"\bwho (?:is|was|led|leads|founded|runs|ran)\b"),
+                          r"\bwho (?:is|was) (?:the )?(?:ceo|founder|head|leader|chief|president|"
+                          r"chairman)\b|\bwho (?:led|leads|founded|runs|ran)\b"),
      re.compile(r"首席执行官|\bceo\b|总裁|董事长|创始人|负责人|科学家|教授|先生|女士|\w·\w")),
     ("time", re.compile(r"什么时候|啥时候?|几时|(?<!任)何时|哪年|哪一年|几月|哪个月|\bwhen\b|what year|which year"),
      re.compile(r"\d{4}年|\d{1,2}月|\d{4}-\d{2}|年底|年初|上半年|下半年")),
     ("share", re.compile(r"比例|百分之|多少%|几成|percent|percentage|\bshare of\b"),
      re.compile(r"\d+(?:\.\d+)?%|百分之|[\d一二三四五六七八九十两几]成(?![为功本立长熟不])")),
-    ("amount", re.compile(r"多少钱|多少(?:万亿|亿|万|千)?(?:美元|元|人民币)|多少资金|金额|估值|市值|成本|"
+    ("amount", re.compile(r"多少钱|(?:多少|几)(?:万亿|亿|万|千)?(?:美元|元|人民币)|多少资金|金额|估值|市值|成本|"
                           r"花费|开销|营收(?!占比|增速)|收入|利润(?!率)|销售额|"
                           r"how much|\bcost\b|\bworth\b|valuation|revenue"),
      re.compile(r"\d[\d.,]*\s*(?:万亿|亿|万|千)?(?:美元|元|人民币)|\d[\d.,]*\s*(?:万亿|亿)"
@@ -72,7 +73,7 @@ def type_match(kind: str | None, sentence: str) -> bool:
 #: what follows the word naming what a question asks about ("创始人是谁", "总部在哪"); not
 #: 是什么/哪家 X, whose X is often a category the answer is an instance of ("数据来源是什么",
 #: "哪家机构": the corpus need not hold 来源 or 机构)
-_ASKED_BEFORE = re.compile(r"^(?:是谁|是哪位|有多少|是多少|有几|在哪|在什么地方)")
+_ASKED_BEFORE = re.compile(r"^(?:是谁|是哪位|有多少|是多少|有几|在哪(?!家)|在什么地方)")
 _MEASURE = re.compile(r"^[几一]?[个家位名些种款项条类样]$")
 _VAGUE = frozenset(["时候", "东西", "地方", "情况", "问题", "方面", "内容", "意思", "样子", "具体", "一共",
                     "总共", "大概", "大约", "达到", "分别", "需要", "能够", "算是", "一次"])

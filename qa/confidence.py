@@ -73,7 +73,8 @@ def corpus_text(index: Index) -> str:
 _SALIENT = re.compile(r"[a-z0-9][a-z0-9.+%-]*[a-z0-9%+]|[a-z0-9]{2,}")
 #: names in an English question that a Chinese text would also write in Latin letters:
 #: acronyms (CEO, IPO) and terms holding a digit (GPT-4, 2024, Q3)
-_ENGLISH_TERM = re.compile(r"(?<![\w-])(?:[A-Z]{2,}s?|(?:[A-Za-z]+-?)?\d(?:[\w.-]*\w)?)(?![\w-])")
+_ENGLISH_TERM = re.compile(r"(?<![\w-])(?:[A-Z]{2,}s?(?![\w-])|[A-Za-z]+-?\d(?:[\w.-]*\w)?(?![\w-])"
+                           r"|\d+(?:\.\d+)?)")
 #: capitalised words of an English question, not its first (names: "Sam Altman", "Azure")
 _PROPER = re.compile(r"(?<=[a-z,;:'’] )[A-Z][A-Za-z0-9]+(?:[ -][A-Z][A-Za-z0-9]+)*(?![\w-])")
 _CALENDAR = re.compile(r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|"
@@ -111,7 +112,8 @@ def unknown_terms(question: str, index: Index, context: str = "") -> float:
     text = corpus_text(index)
     if not textmod.is_chinese(q):
         latin = [w for w in _LATIN_WORD.findall(q) if w not in textmod.STOP_WORDS]
-        return float(any(not _known(t, text) for t in _ENGLISH_TERM.findall(question))
+        plain = re.sub(r"(?<=\d),(?=\d{3})", "", question)  # 1,000 -> 1000
+        return float(any(not _known(t, text) for t in _ENGLISH_TERM.findall(plain))
                      or any(_unknown_name(n, text) for n in _PROPER.findall(question))
                      or not (expansions(q) or any(w in text for w in latin)))
     if any(not _known(t, text) for t in _SALIENT.findall(q)):
@@ -218,7 +220,7 @@ def features(hits: list[Hit], question: str, index: Index, top_score: float,
 
 #: logistic weights of ``features`` (+ bias), fitted by bench/calibrate.py on the fitting
 #: questions that are not ``vetoed``
-CONFIDENCE_WEIGHTS = (0.271, -0.227, -0.02, 2.053, -1.567, -1.42)
+CONFIDENCE_WEIGHTS = (0.396, -0.047, -0.027, 2.005, -1.559, -1.56)
 #: the most confidence a ``vetoed`` question gets
 VETOED = 0.1
 

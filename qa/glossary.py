@@ -38,7 +38,6 @@ NAMES: tuple[tuple[str, ...], ...] = (
     ("tensorflow", "张量流"),
     ("azure", "微软云"),
     ("谷歌云", "google cloud", "gcp"),
-    ("硅谷", "silicon valley"),
     ("阿里巴巴", "alibaba", "阿里"),
     ("腾讯", "tencent", "鹅厂"),
     ("百度", "baidu", "度娘", "度厂"),
@@ -49,7 +48,6 @@ NAMES: tuple[tuple[str, ...], ...] = (
     ("拼多多", "pinduoduo", "pdd", "拼夕夕"),
     ("英特尔", "intel", "牙膏厂"),
     ("特斯拉", "tesla"),
-    ("gpu", "图形处理器", "显卡"),
     ("马斯克", "埃隆·马斯克", "musk", "elon musk"),
     ("黄仁勋", "jensen huang", "老黄"),
     ("扎克伯格", "zuckerberg", "小扎"),
@@ -58,6 +56,10 @@ NAMES: tuple[tuple[str, ...], ...] = (
     ("阿尔特曼", "奥特曼", "altman", "sam altman"),
 )
 TERMS: tuple[tuple[str, ...], ...] = (
+    # a place mostly named to describe ("硅谷巨头"), and a kind of product: not names a
+    # question is about
+    ("硅谷", "silicon valley"),
+    ("gpu", "图形处理器", "显卡"),
     # the field
     ("独角兽", "unicorn"),
     ("人工智能", "ai", "artificial intelligence"),

@@ -26,6 +26,10 @@ from qa.asks import asked_about, expected_type, type_match, typed_focus
     ("微软的利润率是多少?", "count"),  # a rate is not an amount
     ("股价达到高点具体是哪一天?", "day"),
     ("2019年OpenAI那边是谁牵头的?", "person"),
+    ("搞大模型主要有哪几块开销?", None),  # which parts, not how much
+    ("微软投了几亿美元?", "amount"),
+    ("Who is Microsoft's main rival in AI?", None),  # a rival is not a person with a title
+    ("Who is the CEO of OpenAI?", "person"),
 ])
 def test_expected_type(question: str, kind: str | None) -> None:
     assert expected_type(question) == kind
@@ -55,6 +59,8 @@ def test_asked_about_names_the_thing_asked_for() -> None:
     assert asked_about("OpenAI的创始人是谁?") == ["创始人"]
     assert asked_about("OpenAI的总部在哪里?") == ["总部"]
     assert asked_about("OpenAI有多少员工?") == []  # 员工 is what is counted, not asked about
+    assert asked_about("微软的总部在哪个城市?") == ["总部"]
+    assert asked_about("OpenAI的服务器托管在哪家公司的云上?") == []  # 在哪家: which company
     # a category the answer is an instance of: the corpus need not name it
     assert asked_about("文中搜索流量变化的数据来源是什么?") == []
     assert asked_about("是哪家机构预测AI能给微软带来900亿美元的增量机会?") == []
