@@ -166,9 +166,10 @@ BLIND_SETS = {
     "questions_blind2.jsonl": (0.87, 0.96, 0.92, 0.87, 0.95, 0.72),
     "questions_blind3.jsonl": (0.85, 0.92, 0.89, 0.81, 0.93, 0.77),
     "questions_blind4.jsonl": (0.84, 0.94, 0.89, 0.77, 0.93, 0.63),
-    "questions_blind5.jsonl": (0.84, 0.94, 0.89, 0.79, 0.93, 0.65),  # a holdout
+    "questions_blind5.jsonl": (0.86, 0.95, 0.90, 0.81, 0.93, 0.65),  # a holdout
     "questions_blind6.jsonl": (0.82, 0.92, 0.87, 0.72, 0.90, 0.58),
     "questions_blind7.jsonl": (0.78, 0.92, 0.85, 0.75, 0.93, 0.62),
+    "questions_blind8.jsonl": (0.76, 0.88, 0.83, 0.67, 0.89, 0.58),  # the last holdout
 }
 
 
