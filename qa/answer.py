@@ -80,7 +80,7 @@ SENTENCE_FEATURES = ("cosine", "bm25", "words", "bigrams", "typed", "mistyped", 
                      "passage_cosine", "year", "other_year")
 #: conditional-logit weights of ``SENTENCE_FEATURES``, fitted on the dev split by
 #: bench/fit_sentences.py before the last round's answer-type changes; refitting them since
-#: (on dev, or on every fitting set) scored lower on dev and test, so these stay
+#: (on dev, or on every fitting set) scores no better on dev or test, so these stay
 SENTENCE_WEIGHTS = (1.27, 2.63, 1.31, 0.72, 0.14, -1.26, -1.12, 0.23, 0.48, -0.18)
 
 
