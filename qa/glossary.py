@@ -1,8 +1,8 @@
 """Query expansion with a small bilingual glossary of business and technology terms.
 
 Chinese articles name companies in Chinese (微软, 谷歌, 摩根斯坦利) while people type them in
-English or by nickname (Microsoft, Google, 大摩), and English questions share no characters
-with a Chinese text at all. ``expand`` appends the Chinese (and English) equivalents of the
+English, by nickname or by description (Microsoft, Google, 大摩, 做Windows的那家, 搜索巨头),
+and English questions share no characters with a Chinese text at all. ``expand`` appends the Chinese (and English) equivalents of the
 glossary terms found in a question, so BM25 and the embedding model see the words the corpus
 uses. The glossary is general vocabulary of the domain, not tuned to one article; extend it
 for other corpora.
@@ -20,40 +20,54 @@ from functools import lru_cache
 #: entries are colloquial synonyms.
 NAMES: tuple[tuple[str, ...], ...] = (
     # companies, products, people
-    ("微软", "microsoft", "msft", "巨硬"),
-    ("谷歌", "google", "alphabet", "狗家"),
-    ("必应", "bing", "newbing", "new bing", "新必应"),
-    ("苹果公司", "苹果", "apple"),
-    ("亚马逊", "amazon", "aws"),
-    ("英伟达", "nvidia"),
-    ("meta", "facebook", "脸书"),
-    ("摩根斯坦利", "摩根士丹利", "morgan stanley", "大摩"),
-    ("摩根大通", "jpmorgan", "小摩"),
-    ("高盛", "goldman sachs"),
-    ("deepmind", "深度思维"),
-    ("alphago", "阿尔法狗", "阿尔法围棋"),
-    ("小冰", "xiaoice"),
-    ("cortana", "小娜"),
-    ("skype", "斯盖普"),
-    ("tensorflow", "张量流"),
-    ("azure", "微软云"),
-    ("谷歌云", "google cloud", "gcp"),
-    ("阿里巴巴", "alibaba", "阿里"),
-    ("腾讯", "tencent", "鹅厂"),
-    ("百度", "baidu", "度娘", "度厂"),
-    ("字节跳动", "bytedance", "字节系"),
-    ("华为", "huawei", "菊厂"),
-    ("网易", "netease", "猪厂"),
-    ("京东", "jd.com", "jingdong", "狗东"),
-    ("拼多多", "pinduoduo", "pdd", "拼夕夕"),
-    ("英特尔", "intel", "牙膏厂"),
-    ("特斯拉", "tesla"),
+    ("微软", "microsoft", "msft", "巨硬", "windows", "视窗", "office", "雷德蒙德", "redmond", "软件巨头", "xbox"),
+    ("谷歌", "google", "alphabet", "狗家", "搜索巨头", "搜索引擎巨头", "android", "安卓", "youtube", "油管", "山景城", "mountain view"),
+    ("必应", "bing", "newbing", "new bing", "新必应", "微软搜索引擎", "微软的搜索引擎", "微软旗下搜索引擎"),
+    ("苹果公司", "苹果", "apple", "iphone", "ipad", "macbook", "ios", "库比蒂诺", "cupertino", "水果公司"),
+    ("亚马逊", "amazon", "aws", "kindle", "alexa", "prime video", "贝索斯的公司", "贝佐斯的公司"),
+    ("英伟达", "nvidia", "显卡巨头", "gpu巨头", "ai芯片巨头", "geforce", "cuda", "n卡", "核弹厂"),
+    ("meta", "facebook", "脸书", "facebook母公司", "脸书母公司", "instagram", "whatsapp", "小扎的公司", "门洛帕克", "menlo park", "llama"),
+    ("摩根斯坦利", "摩根士丹利", "morgan stanley", "大摩", "摩根史丹利", "摩根斯丹利", "morganstanley"),
+    ("摩根大通", "jpmorgan", "小摩", "jp morgan", "j.p. morgan", "jp摩根", "大通银行", "美国最大银行"),
+    ("高盛", "goldman sachs", "goldman", "戈德曼萨克斯", "戈德曼·萨克斯"),
+    ("deepmind", "深度思维", "深度心智", "alphafold", "哈萨比斯的公司", "alphago开发商", "alphago的开发商"),
+    ("alphago", "阿尔法狗", "阿尔法围棋", "围棋ai", "下围棋的ai", "围棋人工智能", "阿法狗", "阿尔法go", "alpha go"),
+    ("小冰", "xiaoice", "xiao ice", "微软ai少女", "微软人工智能少女"),
+    ("cortana", "小娜", "微软语音助手", "微软智能助理", "微软虚拟助手", "微软数字助理"),
+    ("skype", "斯盖普", "讯佳普", "微软网络电话", "微软视频通话软件"),
+    ("tensorflow", "张量流", "tensor flow", "谷歌深度学习框架", "谷歌机器学习框架"),
+    ("azure", "微软云", "微软智能云", "微软公有云", "微软的云"),
+    ("谷歌云", "google cloud", "gcp", "谷歌的云", "谷歌公有云", "google云", "google的云"),
+    ("阿里巴巴", "alibaba", "阿里", "淘宝", "天猫", "taobao", "tmall", "马云的公司", "达摩院", "猫厂"),
+    ("腾讯", "tencent", "鹅厂", "微信", "wechat", "weixin", "企鹅帝国", "马化腾的公司", "混元大模型", "hunyuan"),
+    ("百度", "baidu", "度娘", "度厂", "李彦宏的公司", "中国搜索巨头", "国内搜索巨头", "中文搜索巨头", "萝卜快跑", "小度"),
+    ("字节跳动", "bytedance", "字节系", "抖音", "tiktok", "douyin", "今日头条", "头条系", "张一鸣的公司", "豆包大模型"),
+    ("华为", "huawei", "菊厂", "菊花厂", "任正非的公司", "鸿蒙", "harmonyos", "海思", "昇腾", "盘古大模型"),
+    ("网易", "netease", "猪厂", "丁磊的公司", "163.com", "梦幻西游"),
+    ("京东", "jd.com", "jingdong", "狗东", "刘强东的公司", "东哥的公司", "jd商城"),
+    ("拼多多", "pinduoduo", "pdd", "拼夕夕", "temu", "黄峥的公司", "多多买菜", "砍一刀"),
+    ("英特尔", "intel", "牙膏厂", "酷睿", "至强", "xeon", "pentium"),
+    ("特斯拉", "tesla", "model 3", "model y", "model s", "cybertruck", "fsd", "马斯克的车企"),
     ("马斯克", "埃隆·马斯克", "musk", "elon musk"),
     ("黄仁勋", "jensen huang", "老黄"),
     ("扎克伯格", "zuckerberg", "小扎"),
     ("纳德拉", "萨提亚·纳德拉", "nadella", "satya nadella"),
     ("皮查伊", "桑达尔·皮查伊", "pichai", "sundar pichai", "劈柴"),
     ("阿尔特曼", "奥特曼", "altman", "sam altman"),
+    # AI companies and products often in the news
+    ("openai", "open ai", "开放人工智能研究中心", "chatgpt开发商", "chatgpt的开发商", "chatgpt母公司", "chatgpt的母公司", "奥特曼的公司"),
+    ("chatgpt", "chat gpt", "openai聊天机器人", "openai的聊天机器人"),
+    ("anthropic", "claude开发商", "claude的开发商", "claude母公司", "claude的母公司"),
+    ("claude", "anthropic聊天机器人", "anthropic的聊天机器人", "anthropic的大模型"),
+    ("gemini", "bard", "谷歌聊天机器人", "谷歌的聊天机器人", "谷歌版chatgpt"),
+    ("文心一言", "ernie bot", "erniebot", "ernie", "文心大模型", "百度大模型", "百度版chatgpt"),
+    ("通义千问", "tongyi qianwen", "qwen", "千问", "通义大模型", "阿里大模型", "阿里版chatgpt"),
+    ("科大讯飞", "iflytek", "讯飞", "星火大模型", "星火认知大模型", "刘庆峰的公司"),
+    ("深度求索", "deepseek", "deep seek", "梁文锋的公司", "幻方旗下"),
+    ("月之暗面", "moonshot ai", "kimi", "杨植麟的公司"),
+    ("商汤科技", "sensetime", "商汤", "日日新大模型", "汤晓鸥的公司"),
+    ("amd", "advanced micro devices", "超威半导体", "锐龙", "ryzen", "radeon", "苏姿丰的公司"),
+    ("台积电", "tsmc", "台湾积体电路制造", "晶圆代工巨头", "晶圆代工龙头", "张忠谋的公司"),
 )
 TERMS: tuple[tuple[str, ...], ...] = (
     # a place mostly named to describe ("硅谷巨头"), and a kind of product: not names a
