@@ -220,7 +220,7 @@ def features(hits: list[Hit], question: str, index: Index, top_score: float,
 
 #: logistic weights of ``features`` (+ bias), fitted by bench/calibrate.py on the fitting
 #: questions that are not ``vetoed``
-CONFIDENCE_WEIGHTS = (0.396, -0.047, -0.027, 2.005, -1.559, -1.56)
+CONFIDENCE_WEIGHTS = (0.408, -0.054, -0.03, 2.005, -1.559, -1.562)
 #: the most confidence a ``vetoed`` question gets
 VETOED = 0.1
 

@@ -169,7 +169,8 @@ BLIND_SETS = {
     "questions_blind5.jsonl": (0.86, 0.95, 0.90, 0.81, 0.93, 0.65),  # a holdout
     "questions_blind6.jsonl": (0.82, 0.92, 0.87, 0.72, 0.90, 0.58),
     "questions_blind7.jsonl": (0.78, 0.92, 0.85, 0.75, 0.93, 0.62),
-    "questions_blind8.jsonl": (0.76, 0.88, 0.83, 0.67, 0.89, 0.58),  # the last holdout
+    "questions_blind8.jsonl": (0.77, 0.89, 0.84, 0.67, 0.90, 0.58),  # a holdout
+    "questions_blind9.jsonl": (0.77, 0.91, 0.84, 0.76, 0.89, 0.49),  # the last holdout
 }
 
 
