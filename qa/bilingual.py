@@ -84,7 +84,4 @@ class Bridge:
 
 def bridge(index: Index) -> Bridge:
     """The ``Bridge`` of ``index``, made on first use and kept with it."""
-    made = index.derived.get("bilingual_bridge")
-    if made is None:
-        made = index.derived.setdefault("bilingual_bridge", Bridge(index))
-    return made
+    return index.derive("bilingual_bridge", Bridge)

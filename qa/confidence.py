@@ -51,17 +51,17 @@ class _CorpusView:
         return value
 
 
+def _make_view(index: Index) -> _CorpusView:
+    headings = dict.fromkeys(c.heading for c in index.chunks if c.heading)
+    text = "\n".join(textmod.normalize(t) for t in [*headings, *(c.text for c in index.chunks)])
+    sentences = [textmod.normalize(c.text[s - c.start : e - c.start])
+                 for c in index.chunks for s, e in c.sentences]
+    return _CorpusView(text, sentences)
+
+
 def _view(index: Index) -> _CorpusView:
     """The ``_CorpusView`` of ``index``, made on first use and kept with the index."""
-    view = index.derived.get("corpus_view")
-    if view is None:  # two threads may both make one; either is right
-        headings = dict.fromkeys(c.heading for c in index.chunks if c.heading)
-        text = "\n".join(textmod.normalize(t)
-                         for t in [*headings, *(c.text for c in index.chunks)])
-        sentences = [textmod.normalize(c.text[s - c.start : e - c.start])
-                     for c in index.chunks for s, e in c.sentences]
-        view = index.derived.setdefault("corpus_view", _CorpusView(text, sentences))
-    return view
+    return index.derive("corpus_view", _make_view)
 
 
 def corpus_text(index: Index) -> str:

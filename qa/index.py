@@ -114,6 +114,14 @@ class Index:
     def __len__(self) -> int:
         return len(self.chunks)
 
+    def derive(self, name: str, make: Callable[[Index], Any]) -> Any:
+        """``derived[name]``, made by ``make(self)`` on first use and kept with this index (two
+        threads may both make it; either is right, and the first stored is kept)."""
+        value = self.derived.get(name)
+        if value is None:
+            value = self.derived.setdefault(name, make(self))
+        return value
+
     @property
     def generation(self) -> str:
         return str(self.manifest.get("generation", ""))
