@@ -8,6 +8,7 @@ beside such a value), with weights and threshold fitted by bench/calibrate.py.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,12 +44,14 @@ class _CorpusView:
     untyped: dict[str, bool] = field(default_factory=dict)  # see ``focus_never_typed``
     words: dict[str, bool] = field(default_factory=dict)  # Latin word in the corpus as a word?
 
-    def remember(self, table: dict[str, Any], key: str, value: Any) -> Any:
-        """Store ``value`` under ``key`` in ``table`` (emptied when full) and return it."""
-        if len(table) >= MAX_REMEMBERED:
-            table.clear()
-        table[key] = value
-        return value
+    def recall(self, table: dict[str, Any], key: str, work: Callable[[], Any]) -> Any:
+        """``table[key]``, worked out by ``work()`` the first time (``table`` is emptied when
+        it holds ``MAX_REMEMBERED`` entries)."""
+        if key not in table:
+            if len(table) >= MAX_REMEMBERED:
+                table.clear()
+            table[key] = work()
+        return table[key]
 
 
 def _make_view(index: Index) -> _CorpusView:
@@ -131,8 +134,7 @@ def missing_focus(question: str, index: Index) -> float:
     if not textmod.is_chinese(q):
         return 0.0
     text = corpus_text(index)
-    return float(any(w not in text and not any(x in text for x in synonyms(w))
-                     for w in asked_about(q)))
+    return float(any(not _known(w, text) for w in asked_about(q)))
 
 
 def focus_never_typed(question: str, index: Index) -> float:
@@ -143,14 +145,17 @@ def focus_never_typed(question: str, index: Index) -> float:
     view = _view(index)
     out = 0.0
     for w in typed_focus(question, kind):
-        key = f"{kind}:{w}"
-        if key not in view.untyped:
-            forms = {w.lower(), *synonyms(w), *expansions(w)}
-            with_focus = [s for s in view.sentences if any(f in s for f in forms)]
-            view.remember(view.untyped, key, bool(with_focus)
-                          and not any(type_match(kind, s) for s in with_focus))
-        out = max(out, float(view.untyped[key]))
+        never = view.recall(view.untyped, f"{kind}:{w}", lambda w=w: _never_typed(view, kind, w))
+        out = max(out, float(never))
     return out
+
+
+def _never_typed(view: _CorpusView, kind: str | None, word: str) -> bool:
+    """Whether ``word`` (or a glossary form of it) is in some sentence of the corpus, and no
+    such sentence holds a value of ``kind``."""
+    forms = {word.lower(), *synonyms(word), *expansions(word)}
+    with_focus = [s for s in view.sentences if any(f in s for f in forms)]
+    return bool(with_focus) and not any(type_match(kind, s) for s in with_focus)
 
 
 #: a name is rare when at most this share of the corpus's sentences holds it
@@ -161,17 +166,14 @@ _LATIN_NAME = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9.-]{2,}")
 def _sentence_share(name: str, index: Index) -> float:
     """The share of ``index``'s sentences holding ``name``."""
     view = _view(index)
-    if name not in view.counts:
-        view.remember(view.counts, name, sum(name in s for s in view.sentences))
-    return view.counts[name] / max(1, len(view.sentences))
+    holding = view.recall(view.counts, name, lambda: sum(name in s for s in view.sentences))
+    return holding / max(1, len(view.sentences))
 
 
 def _corpus_word(word: str, view: _CorpusView) -> bool:
     """Whether the corpus holds the Latin ``word`` as a whole word (remembered per index)."""
-    if word not in view.words:
-        found = re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", view.text)
-        view.remember(view.words, word, found is not None)
-    return view.words[word]
+    pattern = rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])"
+    return view.recall(view.words, word, lambda: re.search(pattern, view.text) is not None)
 
 
 def question_names(question: str, index: Index) -> set[str]:
