@@ -296,11 +296,17 @@ def synonyms(term: str) -> tuple[str, ...]:
     return _lookup(term.lower(), _index()[1])
 
 
+@lru_cache(maxsize=1)
+def _name_patterns() -> list[tuple[tuple[str, ...], re.Pattern[str]]]:
+    """Each ``NAMES`` group with one pattern matching any of its forms as a whole word."""
+    return [(g, re.compile("|".join(rf"(?<![a-z]){re.escape(t)}(?![a-z])" for t in g)))
+            for g in NAMES]
+
+
 def named(question: str) -> list[tuple[str, ...]]:
     """The ``NAMES`` groups ``question`` mentions in any of their forms (巨硬 -> the 微软 group)."""
     q = question.lower()
-    return [g for g in NAMES
-            if any(re.search(rf"(?<![a-z]){re.escape(t)}(?![a-z])", q) for t in g)]
+    return [g for g, pattern in _name_patterns() if pattern.search(q)]
 
 
 def expand(question: str) -> str:
