@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 import numpy as np
 
 from qa.answer import best_sentence
 from qa.confidence import VETOED, features, vetoed
-from qa.evaluate import FIT_SPLITS, TUNING_FILES, load_questions
+from qa.evaluate import FIT_SPLITS, TUNING_FILES, load_question_files
 from qa.followup import search_context
 from qa.service import QA
 
@@ -51,7 +50,7 @@ def main() -> None:
     args = ap.parse_args()
     engine = QA()
     index = engine.refresh()
-    rows = [r for p in args.questions if Path(p).exists() for r in load_questions(Path(p))]
+    rows = load_question_files(args.questions)
     xs, ys, splits, vetoes = [], [], [], []
     for r in rows:
         text, history = r["question"], r.get("history") or []

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 import numpy as np
 
 from qa.answer import SENTENCE_FEATURES, SENTENCE_WEIGHTS, candidates
-from qa.evaluate import FIT_SPLITS, TUNING_FILES, load_questions
+from qa.evaluate import FIT_SPLITS, TUNING_FILES, load_question_files
 from qa.followup import search_context
 from qa.service import QA
 
@@ -70,7 +69,7 @@ def main() -> None:
     ap.add_argument("--fit", default=",".join(FIT_SPLITS))
     ap.add_argument("--l2", type=float, default=0.03)
     args = ap.parse_args()
-    rows = [r for p in args.questions if Path(p).exists() for r in load_questions(Path(p))]
+    rows = load_question_files(args.questions)
     qs = collect(QA(), rows)
     fitting = args.fit.split(",")
     w = fit([q for q in qs if q[0] in fitting], args.l2)

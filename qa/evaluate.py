@@ -68,6 +68,11 @@ def load_questions(path: Path, split: str = "all") -> list[dict]:  # type: ignor
     return [r for r in rows if split == "all" or r.get("split") == split]
 
 
+def load_question_files(paths: Iterable[str | Path]) -> list[dict]:  # type: ignore[type-arg]
+    """Every question of the ``paths`` that exist, file after file."""
+    return [r for p in map(Path, paths) if p.exists() for r in load_questions(p)]
+
+
 def gold_spans(texts: dict[str, str], answers: Iterable[str]) -> list[tuple[str, int, int]]:
     """Every occurrence of every gold string in the corpus texts."""
     spans = []
