@@ -55,8 +55,10 @@ def main() -> None:
     for r in rows:
         text, history = r["question"], r.get("history") or []
         query, hits = engine.search(index, text, 3, search_context(text, history))
-        sentence = best_sentence(query, hits, text).text
-        xs.append(features(hits, text, index, engine.weights.top_score(), sentence))
+        best = best_sentence(query, hits, text)
+        sentence = best.text
+        xs.append(features(hits, text, index, engine.weights.top_score(), sentence, best.typed,
+                           query.cos_range))
         vetoes.append(vetoed(text, index, sentence, query.text))
         ys.append(1.0 if r["answers"] else 0.0)
         splits.append(r["split"])

@@ -127,13 +127,16 @@ def candidates(query: Query, hits: list[Hit], question: str = "") -> list[Candid
         for j, (s, e) in enumerate(c.sentences):
             sentence = c.text[s - c.start : e - c.start]
             norm = textmod.normalize(sentence)
-            typed = type_match(kind, norm)
             years = set(_YEAR.findall(norm))
             when = years | (before if _SAME_TIME.search(norm) or not years else set())
-            x = (cos01(hit.sentence_cos[j]), hit.sentence_bm25[j] / top_bm25,
+            # a value of another year than the one asked about does not answer; a month or
+            # day must be of that year
+            typed = type_match(kind, norm) and not (q_years and (
+                not q_years <= when if kind in ("month", "day") else when and not q_years & when))
+            x = (cos01(hit.sentence_cos[j], query.cos_range), hit.sentence_bm25[j] / top_bm25,
                  _share(q_words, norm), _share(q_bigrams, norm), float(typed),
                  float(kind not in (None, "reason") and not typed), float(rank),
-                 cos01(hit.dense), float(bool(q_years) and q_years <= when),
+                 cos01(hit.dense, query.cos_range), float(bool(q_years) and q_years <= when),
                  float(bool(q_years) and bool(years) and not q_years & when))
             out.append(Candidate(hit, rank, (s, e), sentence, x, typed))
             before = years or before
@@ -193,7 +196,8 @@ def make_answer(question: str, index: Index, query: Query, hits: list[Hit],
         return answer
     best = best_sentence(query, hits[:3], question)
     answer.confidence = round(
-        confidence(hits, question, index, top_score, best.text, query.text), 4)
+        confidence(hits, question, index, top_score, best.text, query.text, best.typed,
+                   query.cos_range), 4)
     answer.found = answer.confidence >= threshold
     if answer.found:
         answer.text = best.text

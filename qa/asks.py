@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from . import text as textmod
-from .glossary import named
+from .glossary import named, synonyms
 
 _THING = re.compile(r"什么|哪些|哪个|哪家|哪几|哪种|哪类|哪方面|咋样|怎么样|怎样|如何")  # English "what" asks for amounts too
 _HOW_MUCH = re.compile(r"多少|(?<!哪)几|多高|多大|多贵|how much|how many|what share|percent")
@@ -28,42 +28,69 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
                           r"\bwho (?:is|was) (?:the )?(?:ceo|founder|head|leader|chief|president|"
                           r"chairman)\b|\bwho (?:led|leads|founded|runs|ran)\b"),
      re.compile(r"首席执行官|\bceo\b|总裁|董事长|创始人|负责人|科学家|教授|先生|女士|\w·\w")),
-    ("time", re.compile(r"什么时候|啥时候?|几时|(?<!任)何时|哪年|哪一年|几月|哪个月|\bwhen\b|what year|which year"),
+    # a month is not answered by a year alone ("2021年那笔投资是几月份宣布的?")
+    ("month", re.compile(r"几月|哪个月|哪一个月|什么月份|\b(?:which|what) month\b"),
+     re.compile(r"\d{1,2}\s*月(?!份?以来)")),
+    ("time", re.compile(r"什么时候|啥时候?|几时|(?<!任)何时|哪年|哪一年|\bwhen\b|what year|which year"),
      re.compile(r"\d{4}年|\d{1,2}月|\d{4}-\d{2}|年底|年初|上半年|下半年")),
     ("share", re.compile(r"比例|百分之|多少%|几成|percent|percentage|\bshare of\b"),
      re.compile(r"\d+(?:\.\d+)?%|百分之|[\d一二三四五六七八九十两几]成(?![为功本立长熟不])")),
     ("amount", re.compile(r"多少钱|(?:多少|几)(?:万亿|亿|万|千)?(?:美元|元|人民币)|多少资金|金额|估值|市值|成本|"
                           r"花费|开销|营收(?!占比|增速)|收入|利润(?!率)|销售额|"
-                          r"how much|\bcost\b|\bworth\b|valuation|revenue"),
-     re.compile(r"\d[\d.,]*\s*(?:万亿|亿|万|千)?(?:美元|元|人民币)|\d[\d.,]*\s*(?:万亿|亿)"
+                          r"how much (?:money|cash|did|does|do|was|is|were|will|has|had|would)\b|"
+                          r"\bcost\b|\bworth\b|valuation|revenue"),
+     # a bare 亿 is money unless it counts something else ("1750亿参数")
+     re.compile(r"\d[\d.,]*\s*(?:万亿|亿|万|千)?(?:美元|元|人民币)"
+                r"|\d[\d.,]*\s*(?:万亿|亿)(?!个|次|名|位|人|用户|参数|字|条|家|起|台|张|token)"
                 r"|[数几十百千]+(?:万亿|亿|万)(?:美元|元)")),
     # a count of people is not answered by a sum of money or a share ("多少用户")
-    ("people", re.compile(r"多少(?:名|位|个)?(?:用户|人(?![工民类])|员工|客户|会员|开发者|访客)|"
+    ("people", re.compile(r"多少(?:名|位|个)?(?:活跃|注册|付费|日活|月活)?(?:用户|人(?![工民类])|员工|客户|会员|开发者|访客)|"
                           r"(?:用户|员工|人)(?:数|数量|规模)|"
                           r"几(?:个|名|位)?人|月活|日活|how many (?:users|people|employees|customers)"),
      re.compile(r"(?<!第)[\d一二三四五六七八九十两几]+(?:\.\d+)?\s*(?:万|亿)?\s*(?:名|位|个)?"
                 r"(?:人(?![工民类])|用户|员工|客户|会员|开发者|访客)")),
-    ("count", re.compile(r"多少|几[家个起次项种款位名条]|how many|number of"),
+    # "how much compute": a quantity, not a sum of money
+    ("count", re.compile(r"多少|(?<!哪)几[家个起次项种款位名条]|how many|how much|number of"),
      # a number that is not a year or a date ("42起", "1750亿参数", "近1%", "360美元")
      re.compile(r"(?<![\d.a-z])\d+(?:\.\d+)?(?![\d.]|\s*(?:年|月|日))"
                 r"|[一二三四五六七八九十两几]+[家个起次项种款位名条]")),
 )
 
 
+#: a question asking what something is called, or which company or body did something
+_ASKS_NAME = re.compile(r"叫什么|叫啥|哪几家|哪些(?:公司|企业|机构)|什么名字|啥名|名字是|名称是|叫做什么|"
+                        r"哪家(?:公司|机构|企业|投行|媒体|智库|咨询公司)|"
+                        r"\bwhat (?:is|was) (?:it|the \w+(?: \w+)?) called\b|\bname of\b|"
+                        r"\bwhich (?:company|firm|organi[sz]ation|institution|bank)\b")
+#: a name in Latin letters (DeepMind, Cortana, similarweb), or a quoted term
+_LATIN_NAME = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9.&-]*[a-z0-9](?![a-z0-9])|“[^”]{1,20}”")
+
+
+def holds_name(text: str) -> bool:
+    """Whether normalised ``text`` names a company, product or body: a glossary name
+    (谷歌, 小冰), a quoted term, or a Latin word that is no glossary term of the field (ai,
+    aigc)."""
+    if named(text):
+        return True
+    return any(not synonyms(m) or m.startswith("“") for m in _LATIN_NAME.findall(text))
+
+
 def expected_type(question: str) -> str | None:
-    """The kind of answer a question asks for (reason, day, person, time, share, amount,
-    people, count) or None."""
+    """The kind of answer a question asks for (reason, day, person, month, time, share,
+    amount, people, count, name) or None."""
     q = question.lower()
     for name, asks, _ in ANSWER_TYPES:
         if name in ("amount", "share") and _THING.search(q) and not _HOW_MUCH.search(q):
             continue  # "营收上涨的推动因素是什么?" names revenue but asks for a thing
         if asks.search(q):
             return name
-    return None
+    return "name" if _ASKS_NAME.search(q) else None
 
 
 def type_match(kind: str | None, sentence: str) -> bool:
     """Whether ``sentence`` holds the kind of answer ``kind`` asks for."""
+    if kind == "name":
+        return holds_name(sentence)
     for name, _, holds in ANSWER_TYPES:
         if name == kind:
             return bool(holds.search(sentence))
@@ -76,7 +103,13 @@ def type_match(kind: str | None, sentence: str) -> bool:
 _ASKED_BEFORE = re.compile(r"^(?:是谁|是哪位|有多少|是多少|有几|在哪(?!家)|在什么地方)")
 _MEASURE = re.compile(r"^[几一]?[个家位名些种款项条类样]$")
 _VAGUE = frozenset(["时候", "东西", "地方", "情况", "问题", "方面", "内容", "意思", "样子", "具体", "一共",
-                    "总共", "大概", "大约", "达到", "分别", "需要", "能够", "算是", "一次"])
+                    "总共", "大概", "大约", "达到", "分别", "需要", "能够", "算是", "一次", "名字",
+                    "名称"])
+
+
+#: what a named thing is one of ("那家AI研究公司叫什么?"): not what a name question is about
+_KINDS_OF_NAMED = frozenset(["公司", "企业", "机构", "产品", "服务", "平台", "项目", "团队", "组织",
+                             "软件", "工具", "东西", "玩意", "程序", "应用"])
 
 
 _QUESTION_WORD = re.compile(r"多少|几(?!乎)|哪|什么|(?<!任)何|时候|\b(?:how|when|what|which)\b")
@@ -89,18 +122,21 @@ def typed_focus(question: str, kind: str | None) -> list[str]:
     多少 -> 投入), without stop words."""
     if kind in (None, "reason"):
         return []
-    asks = next(a for name, a, _ in ANSWER_TYPES if name == kind)
+    asks = _ASKS_NAME if kind == "name" else next(a for n, a, _ in ANSWER_TYPES if n == kind)
     words = textmod.jieba_words(textmod.normalize(question))
     asking = [i for i, w in enumerate(words) if _QUESTION_WORD.search(w)]
     focus = [w for w in words if asks.search(w) and not _QUESTION_WORD.search(w)]
-    focus += [next((x for x in words[i + 1 : i + 3] if len(x) >= 2 and not _MEASURE.match(x)
-                    and not _QUESTION_WORD.search(x)), "") for i in asking]
+    if kind != "name":  # after 哪家/叫什么 comes what the answer is one of (公司, 名字)
+        focus += [next((x for x in words[i + 1 : i + 3] if len(x) >= 2
+                        and not _MEASURE.match(x) and not _QUESTION_WORD.search(x)), "")
+                  for i in asking]
     if asking:  # the word before the question word: "研发投入具体是多少" -> 投入
         focus += [next((x for x in reversed(words[: asking[0]]) if len(x) >= 2
                         and x not in textmod.STOP_WORDS and x not in _VAGUE
                         and not x.isascii() and not named(x) and not x[0].isdigit()), "")]
     return [w for w in dict.fromkeys(focus) if len(w) >= 2 and w not in textmod.STOP_WORDS
-            and w not in _VAGUE and not _UNIT.match(w)]
+            and w not in _VAGUE and not _UNIT.match(w)
+            and not (kind == "name" and w in _KINDS_OF_NAMED)]
 
 
 def asked_about(question: str) -> list[str]:

@@ -6,12 +6,14 @@ abstention. ``qa eval --compare`` scores it beside qa's own retrieval.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .answer import Answer, Passage, citation
-from .config import Settings, resolve_model
+from .config import Settings
 from .corpus import read_corpus
+from .embedding import Embedder
 from .text import bigrams, sentence_spans
 
 CHUNK_SIZE, CHUNK_OVERLAP = 300, 50
@@ -28,12 +30,13 @@ class PlainChunk:
 class PlainRecipe:
     """What a LangChain tutorial builds: split, embed, ``IndexFlatIP``, top-k."""
 
-    def __init__(self, settings: Settings, model=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, settings: Settings, model: Any = None) -> None:
+        """``model``: the loaded model to share (else loaded here); texts reach it as they
+        are (no lowercasing), but an e5 model still gets its query and passage roles."""
         import faiss
         from langchain_text_splitters import RecursiveCharacterTextSplitter
-        from sentence_transformers import SentenceTransformer
 
-        self.model = model or SentenceTransformer(resolve_model(settings.model), device="cpu")
+        self.embedder = Embedder(settings.with_(lowercase=False), model)
         splitter = RecursiveCharacterTextSplitter(chunk_size=CHUNK_SIZE,
                                                   chunk_overlap=CHUNK_OVERLAP,
                                                   add_start_index=True)
@@ -43,13 +46,13 @@ class PlainRecipe:
                 start = int(d.metadata["start_index"])
                 self.chunks.append(PlainChunk(doc.source, start, start + len(d.page_content),
                                               d.page_content))
-        vecs = self.model.encode([c.text for c in self.chunks], normalize_embeddings=True)
+        vecs = self.embedder.encode([c.text for c in self.chunks])
         self.index = faiss.IndexFlatIP(vecs.shape[1])
         self.index.add(np.asarray(vecs, dtype=np.float32))
 
     def ask(self, question: str, k: int = 3, history: list[str] | None = None) -> Answer:
-        q = self.model.encode([question], normalize_embeddings=True)
-        scores, ids = self.index.search(np.asarray(q, dtype=np.float32), min(k, len(self.chunks)))
+        q = self.embedder.encode_query(question)[None, :]
+        scores, ids = self.index.search(q, min(k, len(self.chunks)))
         passages = []
         for n, (i, s) in enumerate(zip(ids[0], scores[0], strict=True), 1):
             c = self.chunks[int(i)]

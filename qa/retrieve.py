@@ -16,6 +16,7 @@ import numpy as np
 
 from . import text as textmod
 from .chunking import Chunk
+from .config import COS_RANGES
 from .glossary import synonyms
 from .index import Index, IndexMismatch
 
@@ -56,6 +57,7 @@ class Query:
     words: list[str]
     bigrams: list[str]
     focus: str = ""  # the newest question, when ``text`` also holds the one before it
+    cos_range: tuple[float, float] = COS_RANGES["m3e"]  # the model's (``qa.config.cos_range``)
 
 
 @dataclass(frozen=True)
@@ -72,14 +74,16 @@ class Hit:
     speaks_for_subject: bool = False  # opens "从X看," where X is what a why-question asks about
 
 
-def make_query(text: str, vector: np.ndarray | None, focus: str | None = None) -> Query:
+def make_query(text: str, vector: np.ndarray | None, focus: str | None = None,
+               cos_range: tuple[float, float] = COS_RANGES["m3e"]) -> Query:
     """Prepare ``text`` for search; the tokens of ``focus`` (the newest question of a
-    follow-up, when ``text`` also holds the earlier one) count twice for BM25."""
+    follow-up, when ``text`` also holds the earlier one) count twice for BM25; ``cos_range``:
+    the model's, to scale its cosines by."""
     words, bigrams = textmod.words(text), textmod.bigrams(text)
     if focus:
         words += textmod.words(focus)
         bigrams += textmod.bigrams(focus)
-    return Query(text, vector, words, bigrams, focus or "")
+    return Query(text, vector, words, bigrams, focus or "", cos_range)
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:

