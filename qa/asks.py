@@ -64,13 +64,15 @@ _ASKS_NAME = re.compile(r"叫什么|叫啥|哪几家|哪些(?:公司|企业|机�
                         r"\bwhich (?:company|firm|organi[sz]ation|institution|bank)\b")
 #: a name in Latin letters (DeepMind, Cortana, similarweb), or a quoted term
 _LATIN_NAME = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9.&-]*[a-z0-9](?![a-z0-9])|“[^”]{1,20}”")
+#: a text giving a name in Chinese ("首任店长名叫李四", "简称小冰")
+_NAMING = re.compile(r"名叫|叫做|叫作|名为|称为|称作|简称|命名为|取名|代号")
 
 
 def holds_name(text: str) -> bool:
-    """Whether normalised ``text`` names a company, product or body: a glossary name
-    (谷歌, 小冰), a quoted term, or a Latin word that is no glossary term of the field (ai,
-    aigc)."""
-    if named(text):
+    """Whether normalised ``text`` names a company, product, body or person: a glossary name
+    (谷歌, 小冰), a quoted term, a Latin word that is no glossary term of the field (ai, aigc),
+    or words that give a name (名叫, 简称). Other Chinese names go unseen."""
+    if named(text) or _NAMING.search(text):
         return True
     return any(not synonyms(m) or m.startswith("“") for m in _LATIN_NAME.findall(text))
 

