@@ -24,7 +24,7 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
      re.compile(r"\d{1,2}\s*[日号]|\d{4}-\d{1,2}-\d{1,2}")),
     # who holds a role, or who did something: a title or a transliterated name answers it
     ("person", re.compile(r"(?:创始人|创办人|首席执行官|ceo|总裁|董事长|负责人|老板|掌门人|领导|高管|作者)"
-                          r"(?:是谁|是哪位)|谁(?:牵头|领导|创立|创办|发明|提出|负责|执掌|掌舵)|哪位|什么人|"
+                          r"(?:是谁|是哪位)|谁(?:牵头|领导|创立|创办|发明|提出|负责|执掌|掌舵)|哪几?位|哪些人|什么人|"
                           r"\bwho (?:is|was) (?:the )?(?:ceo|founder|head|leader|chief|president|"
                           r"chairman)\b|\bwho (?:led|leads|founded|runs|ran)\b"),
      re.compile(r"首席执行官|\bceo\b|总裁|董事长|创始人|负责人|科学家|教授|先生|女士|\w·\w")),
@@ -36,7 +36,8 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     ("share", re.compile(r"比例|百分之|多少%|几成|percent|percentage|\bshare of\b"),
      re.compile(r"\d+(?:\.\d+)?%|百分之|[\d一二三四五六七八九十两几]成(?![为功本立长熟不])")),
     ("amount", re.compile(r"多少钱|(?:多少|几)(?:万亿|亿|万|千)?(?:美元|元|人民币)|多少资金|金额|估值|市值|成本|"
-                          r"花费|开销|营收(?!占比|增速)|收入|利润(?!率)|销售额|"
+                          r"花费|开销|营收(?!占比|增速)|收入|利润(?!率)|销售额|收费|定价|价格|售价|费用|"
+                          r"资费|工资|薪酬|年薪|"
                           r"how much (?:money|cash|did|does|do|was|is|were|will|has|had|would)\b|"
                           r"\bcost\b|\bworth\b|valuation|revenue"),
      # a bare 亿 is money unless it counts something else ("1750亿参数")
@@ -115,6 +116,23 @@ _KINDS_OF_NAMED = frozenset(["公司", "企业", "机构", "产品", "服务", "
 
 
 _QUESTION_WORD = re.compile(r"多少|几(?!乎)|哪|什么|(?<!任)何|时候|\b(?:how|when|what|which)\b")
+
+
+#: words that ask for any value of a kind, not for a measure the corpus must name
+_ANY_VALUE = frozenset(["金额", "多少钱", "多少资金", "价格"])
+
+
+def measures(question: str, kind: str | None) -> list[str]:
+    """The words of a question asking for an amount that name what it measures (收费 in
+    "Azure OpenAI企业版服务怎么收费?", 估值 in "OpenAI估值多少?"); not words asking for any
+    amount (金额, 多少钱)."""
+    if kind != "amount":  # 比例, 百分之, 几月: any value of the kind
+        return []
+    asks = next(a for n, a, _ in ANSWER_TYPES if n == kind)
+    words = textmod.jieba_words(textmod.normalize(question))
+    found = [m.group() for w in words if not _QUESTION_WORD.search(w)
+             for m in [asks.search(w)] if m]  # 增加收入 -> 收入
+    return [w for w in found if len(w) >= 2 and w not in _ANY_VALUE]
 
 
 def typed_focus(question: str, kind: str | None) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import text as textmod
-from .asks import asked_about, expected_type, type_match, typed_focus
+from .asks import asked_about, expected_type, measures, type_match, typed_focus
 from .config import COS_RANGES
 from .glossary import expansions, named, synonyms
 from .index import Index
@@ -129,12 +129,14 @@ def unknown_terms(question: str, index: Index, context: str = "") -> float:
 
 def missing_focus(question: str, index: Index) -> float:
     """1.0 when what a Chinese question asks about (``asked_about``: "OpenAI的创始人是谁?",
-    "OpenAI的总部在哪里?") never occurs in the corpus, nor any glossary form of it, else 0.0."""
+    "OpenAI的总部在哪里?"), or the measure it asks the value of (``measures``: 收费 in
+    "企业版服务怎么收费?"), never occurs in the corpus, nor any glossary form of it, else 0.0."""
     q = textmod.normalize(question)
     if not textmod.is_chinese(q):
         return 0.0
     text = corpus_text(index)
-    return float(any(not _known(w, text) for w in asked_about(q)))
+    asked = asked_about(q) + measures(q, expected_type(q))
+    return float(any(not _known(w, text) for w in asked))
 
 
 def focus_never_typed(question: str, index: Index) -> float:
