@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.asks import asked_about, expected_type, type_match, typed_focus
+from qa.asks import asked_about, expected_type, measures, type_match, typed_focus
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -30,6 +30,16 @@ from qa.asks import asked_about, expected_type, type_match, typed_focus
     ("微软投了几亿美元?", "amount"),
     ("Who is Microsoft's main rival in AI?", None),  # a rival is not a person with a title
     ("Who is the CEO of OpenAI?", "person"),
+    ("OpenAI最初是由哪几位创始人创办的?", "person"),
+    ("2021年那笔投资是几月份宣布的?", "month"),  # a year does not answer it
+    ("In which month of 2019 did Microsoft invest?", "month"),
+    ("微软新设立的人工智能实验室叫什么名字?", "name"),
+    ("那8家独角兽分别是哪几家?", "name"),  # which ones, not how many
+    ("哪家机构预测了900亿美元的增量机会?", "name"),
+    ("How much compute does GPT-3 need?", "count"),  # a quantity, not money
+    ("How much did Microsoft invest in OpenAI?", "amount"),
+    ("ChatGPT现在每个月有多少活跃用户", "people"),
+    ("Azure OpenAI企业版服务怎么收费?", "amount"),
 ])
 def test_expected_type(question: str, kind: str | None) -> None:
     assert expected_type(question) == kind
@@ -50,6 +60,15 @@ def test_expected_type(question: str, kind: str | None) -> None:
     ("people", "全球第一人工智能公司", False),
     ("day", "三分之一,即1/3", False),
     ("day", "2023年1月23日", True),
+    ("amount", "以1750亿参数的GPT-3为例", False),  # 亿 counting parameters is no money
+    ("amount", "上涨近7000亿美元", True),
+    ("month", "2021年,微软再次向OpenAI投资20亿美元", False),
+    ("month", "同年7月,微软宣布将向OpenAI投资10亿美元", True),
+    ("name", "并通过收购DeepMind", True),
+    ("name", "OpenAI获得了来自微软的全方位支持", True),  # a glossary name
+    ("name", "8家人工智能明星独角兽公司拔地而起", False),
+    ("name", "美国AIGC一级市场中", False),  # a term of the field is no name
+    ("name", "首任店长名叫李四", True),  # words that give a name
 ])
 def test_type_match(kind: str, sentence: str, holds: bool) -> None:
     assert type_match(kind, sentence.lower()) is holds
@@ -72,3 +91,15 @@ def test_typed_focus_is_what_a_value_question_measures() -> None:
     assert typed_focus("硅谷完成了多少起融资?", "count") == ["融资", "完成"]
     assert typed_focus("微软2022年的研发投入具体是多少亿美元?", "amount") == ["投入"]
     assert typed_focus("微软为什么要和OpenAI合作?", "reason") == []
+
+
+def test_measures_are_what_an_amount_question_asks_the_value_of() -> None:
+    assert measures("Azure OpenAI企业版服务怎么收费?", "amount") == ["收费"]
+    assert measures("微软打算怎么靠NewBing增加收入?", "amount") == ["收入"]  # inside a word
+    assert measures("微软投资金额是多少?", "amount") == []  # any amount
+    assert measures("微软能拿多大比例的分红?", "share") == []  # only amounts name a measure
+
+
+def test_name_questions_focus_on_what_is_named_not_its_kind() -> None:
+    assert typed_focus("微软新设立的人工智能实验室叫什么名字?", "name") == ["实验室"]
+    assert typed_focus("那家搜索巨头买下的AI研究公司叫什么?", "name") == []  # 公司: a kind

@@ -132,6 +132,14 @@ def test_beats_baselines(shared_qa, rows, results) -> None:
     ("OpenAI早先的服务器托管在哪家搜索巨头的云上?", True),  # 在哪家 asks which company
     ("经济不景气那年,几家硅谷巨头是砍了研发预算还是加码了?", True),  # 硅谷 only describes
     ("How much compute does GPT-3 need to generate a 1,000-word answer?", True),  # 1,000 = 1000
+    ("微软设立的新人工智能实验室名字是什么?", False),  # mentioned, never named
+    ("硅谷那8家明星独角兽都叫什么?", False),
+    ("谷歌收购的那家公司叫什么?", True),  # DeepMind
+    ("哪家机构预测AI能给微软带来900亿美元增量机会?", True),  # 摩根斯坦利
+    ("微软2021年追加的那笔投资是几月份宣布的?", False),  # only its year is given
+    ("Azure OpenAI企业版服务的价格是多少?", False),  # 价格: never in the article
+    ("训练一个1750亿参数的模型要花多少钱?", False),  # 1750亿 counts parameters, not money
+    ("OpenAI是由哪几位创始人创办的?", False),
 ])
 def test_questions_about_what_the_corpus_never_mentions_are_refused(shared_qa, question,
                                                                      found) -> None:
