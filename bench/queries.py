@@ -6,7 +6,7 @@ time goes.
 One process builds a temporary index of corpus/ with a warm model, warms up, then asks every
 question ``--repeats`` times through ``QA.ask`` (end to end). A second pass asks again with a
 clock around each piece the real ``QA.ask`` calls (qa/service.py's ``refresh``, the
-embedder's ``encode``, ``make_query``, ``search`` with the index's ``bm25_scores`` inside it,
+embedder's ``encode_query``, ``make_query``, ``search`` with the index's ``bm25_scores`` inside it,
 ``make_answer``); dense scoring is the numpy products ``search`` does, timed on their own, and
 "fusion + hits" the rest of ``search``; "other" is question cleaning, glossary and follow-up
 handling. A follow-up retried in context counts both tries.
@@ -54,11 +54,11 @@ def dense_scoring(index: Index, vector: np.ndarray) -> None:
 @contextmanager
 def clocked(engine: QA, t: dict[str, float]) -> Iterator[None]:
     """While active, the real ``QA.ask`` of ``engine`` adds the time of each piece to ``t``:
-    qa.service's ``make_query``, ``search`` and ``make_answer``, the embedder's ``encode``,
+    qa.service's ``make_query``, ``search`` and ``make_answer``, the embedder's ``encode_query``,
     ``refresh`` and the index's ``bm25_scores`` are wrapped (dense scoring is timed apart)."""
     index = engine.refresh()
     originals = {n: getattr(service, n) for n in ("make_query", "search", "make_answer")}
-    saved = (engine.refresh, engine.embedder.encode, index.bm25_scores)
+    saved = (engine.refresh, engine.embedder.encode_query, index.bm25_scores)
 
     def wrap(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -84,7 +84,7 @@ def clocked(engine: QA, t: dict[str, float]) -> Iterator[None]:
         return hits
 
     engine.refresh = wrap(saved[0], "refresh (index current?)")  # type: ignore[method-assign]
-    engine.embedder.encode = wrap(saved[1], "query embedding")  # type: ignore[method-assign]
+    engine.embedder.encode_query = wrap(saved[1], "query embedding")  # type: ignore[method-assign]
     index.bm25_scores = wrap(saved[2], "BM25 (3 scorers)")  # type: ignore[method-assign]
     service.make_query = wrap(originals["make_query"], "tokenise (jieba, bigrams)")
     service.make_answer = wrap(originals["make_answer"], "answer sentence")
@@ -94,7 +94,7 @@ def clocked(engine: QA, t: dict[str, float]) -> Iterator[None]:
     finally:
         for n, fn in originals.items():
             setattr(service, n, fn)
-        engine.refresh, engine.embedder.encode, index.bm25_scores = saved  # type: ignore[method-assign]
+        engine.refresh, engine.embedder.encode_query, index.bm25_scores = saved  # type: ignore[method-assign]
 
 
 def ask_in_pieces(engine: QA, row: dict[str, Any], k: int) -> dict[str, float]:
@@ -158,7 +158,7 @@ def main() -> None:
     with tmpdir("queries") as work:
         settings = Settings.from_env().with_(index_dir=Path(work) / "index")
         engine = QA(settings)
-        engine.embedder.encode(["预热"])
+        engine.embedder.encode_query("预热")
         build_index(settings, engine.embedder, full=True)
         index = engine.refresh()
         print(f"index: {len(index)} chunks, {len(index.sentence_vectors)} sentences, "
