@@ -9,8 +9,11 @@ import re
 from . import text as textmod
 from .glossary import named, synonyms
 
-_THING = re.compile(r"什么|哪些|哪个|哪家|哪几|哪种|哪类|哪方面|咋样|怎么样|怎样|如何")  # English "what" asks for amounts too
+_THING = re.compile(r"什么|哪些|哪个|哪家|哪几|哪种|哪类|哪方面|哪[份篇项款部]|咋样|怎么样|怎样|如何")  # English "what" asks for amounts too
 _HOW_MUCH = re.compile(r"多少|(?<!哪)几|多高|多大|多贵|how much|how many|what share|percent")
+#: a count of things asked for ("几家", "多少起"), and a sum of money asked for ("几亿美元")
+_COUNTED = re.compile(r"(?:(?<!哪)几|多少)[家个起次项种款位名条]")
+_MONEY = re.compile(r"多少钱|(?:多少|几)(?:万亿|亿|万|千)?(?:美元|元|人民币)|how much")
 _UNIT = re.compile(r"^(?:万亿|亿|万|千|百)?(?:美元|元|人民币|美金|块)?$")
 
 #: What a question asks for, recognised from its wording, and what a sentence answering it holds.
@@ -59,7 +62,7 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
 
 
 #: a question asking what something is called, or which company or body did something
-_ASKS_NAME = re.compile(r"叫什么|叫啥|哪几家|哪些(?:公司|企业|机构)|什么名字|啥名|名字是|名称是|叫做什么|"
+_ASKS_NAME = re.compile(r"叫什么|叫啥|哪几家|哪些(?:公司|企业|机构)|哪[份篇](?:报告|文章|研究|数据)|什么名字|啥名|名字是|名称是|叫做什么|"
                         r"哪家(?:公司|机构|企业|投行|媒体|智库|咨询公司)|"
                         r"\bwhat (?:is|was) (?:it|the \w+(?: \w+)?) called\b|\bname of\b|"
                         r"\bwhich (?:company|firm|organi[sz]ation|institution|bank)\b")
@@ -75,7 +78,14 @@ def holds_name(text: str) -> bool:
     or words that give a name (名叫, 简称). Other Chinese names go unseen."""
     if named(text) or _NAMING.search(text):
         return True
-    return any(not synonyms(m) or m.startswith("“") for m in _LATIN_NAME.findall(text))
+    return any(m.startswith("“") or not _field_term(m) for m in _LATIN_NAME.findall(text))
+
+
+def _field_term(word: str) -> bool:
+    """Whether a Latin word is a term of the field (ai, aigc: its glossary group leads with
+    a Chinese word), not a name (similarweb, azure)."""
+    group = synonyms(word)
+    return bool(group) and not group[0].isascii()
 
 
 def expected_type(question: str) -> str | None:
@@ -85,6 +95,8 @@ def expected_type(question: str) -> str | None:
     for name, asks, _ in ANSWER_TYPES:
         if name in ("amount", "share") and _THING.search(q) and not _HOW_MUCH.search(q):
             continue  # "营收上涨的推动因素是什么?" names revenue but asks for a thing
+        if name == "amount" and _COUNTED.search(q) and not _MONEY.search(q):
+            continue  # "冒出了几家估值超十亿美元的公司?" counts companies
         if asks.search(q):
             return name
     return "name" if _ASKS_NAME.search(q) else None

@@ -40,6 +40,8 @@ from qa.asks import asked_about, expected_type, measures, type_match, typed_focu
     ("How much did Microsoft invest in OpenAI?", "amount"),
     ("ChatGPT现在每个月有多少活跃用户", "people"),
     ("Azure OpenAI企业版服务怎么收费?", "amount"),
+    ("ChatGPT每日成本的数据来自哪份报告?", "name"),  # a source, not the cost
+    ("今年头六个月冒出了几家估值超十亿美元的初创公司?", "count"),  # counts companies
 ])
 def test_expected_type(question: str, kind: str | None) -> None:
     assert expected_type(question) == kind
@@ -69,6 +71,7 @@ def test_expected_type(question: str, kind: str | None) -> None:
     ("name", "8家人工智能明星独角兽公司拔地而起", False),
     ("name", "美国AIGC一级市场中", False),  # a term of the field is no name
     ("name", "首任店长名叫李四", True),  # words that give a name
+    ("name", "根据similarweb数据", True),  # a name the glossary holds among its terms
 ])
 def test_type_match(kind: str, sentence: str, holds: bool) -> None:
     assert type_match(kind, sentence.lower()) is holds
