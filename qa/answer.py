@@ -164,7 +164,8 @@ def best_sentence(query: Query, hits: list[Hit], question: str = "") -> Candidat
         return thesis[0]
     if _FIRST.search((question or query.text).lower()):
         early = [c for c in scored if c.rank == 0 and c.score >= best.score - FIRST_MARGIN
-                 and (c.typed or kind in (None, "reason"))]
+                 and (c.typed or kind in (None, "reason"))
+                 and c.features[2] >= best.features[2]]  # holding as many of its words
         if early:
             best = min(early, key=lambda c: c.span[0])
     return best
