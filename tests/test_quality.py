@@ -169,16 +169,17 @@ def test_both_parties_together_are_not_one_party(shared_qa) -> None:
 #: the blind question sets, each written by a helper who saw neither qa nor the other sets,
 #: with floors a little below what qa reaches on each (README, "Quality"): hit@1, hit@3, MRR,
 #: answer sentence, found, abstain
-BLIND_SETS = {
-    "questions_fresh.jsonl": (0.90, 0.95, 0.93, 0.86, 0.95, 0.85),
-    "questions_blind2.jsonl": (0.87, 0.96, 0.92, 0.87, 0.95, 0.72),
-    "questions_blind3.jsonl": (0.85, 0.92, 0.89, 0.81, 0.93, 0.77),
-    "questions_blind4.jsonl": (0.84, 0.94, 0.89, 0.77, 0.93, 0.63),
-    "questions_blind5.jsonl": (0.86, 0.95, 0.90, 0.81, 0.93, 0.65),  # a holdout
-    "questions_blind6.jsonl": (0.82, 0.92, 0.87, 0.72, 0.90, 0.58),
-    "questions_blind7.jsonl": (0.78, 0.92, 0.85, 0.75, 0.93, 0.62),
-    "questions_blind8.jsonl": (0.77, 0.89, 0.84, 0.67, 0.90, 0.58),  # a holdout
-    "questions_blind9.jsonl": (0.77, 0.91, 0.84, 0.76, 0.89, 0.49),  # the last holdout
+BLIND_SETS = {  # each a little under what it scores now (README, "Quality")
+    "questions_fresh.jsonl": (0.91, 0.97, 0.93, 0.91, 0.97, 0.85),
+    "questions_blind2.jsonl": (0.87, 0.97, 0.92, 0.89, 0.97, 0.88),
+    "questions_blind3.jsonl": (0.87, 0.93, 0.90, 0.84, 0.93, 0.94),
+    "questions_blind4.jsonl": (0.88, 0.95, 0.91, 0.86, 0.97, 0.81),
+    "questions_blind5.jsonl": (0.91, 0.95, 0.93, 0.87, 0.92, 0.84),  # a holdout
+    "questions_blind6.jsonl": (0.87, 0.92, 0.90, 0.78, 0.91, 0.65),
+    "questions_blind7.jsonl": (0.87, 0.94, 0.90, 0.83, 0.95, 0.80),
+    "questions_blind8.jsonl": (0.83, 0.93, 0.88, 0.74, 0.91, 0.68),  # a holdout
+    "questions_blind9.jsonl": (0.84, 0.89, 0.87, 0.81, 0.89, 0.62),  # a holdout
+    "questions_blind10.jsonl": (0.83, 0.94, 0.88, 0.80, 0.94, 0.78),  # the last holdout
 }
 
 
