@@ -2,6 +2,7 @@
 curve.
 
     python bench/calibrate.py [--questions FILE ...] [--fit dev,fresh,blind2,blind3,blind4]
+                              [--in-use]
 
 A class-balanced logistic regression over ``qa.confidence.features`` (answerable = 1), fitted on
 the questions of the ``--fit`` splits only (default ``qa.evaluate.FIT_SPLITS``) that are not
@@ -21,7 +22,7 @@ import logging
 import numpy as np
 
 from qa.answer import best_sentence
-from qa.confidence import VETOED, features, vetoed
+from qa.confidence import CONFIDENCE_WEIGHTS, VETOED, features, vetoed
 from qa.evaluate import FIT_SPLITS, TUNING_FILES, load_question_files
 from qa.followup import search_context
 from qa.service import QA
@@ -47,6 +48,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--questions", nargs="+", default=[str(p) for p in TUNING_FILES])
     ap.add_argument("--fit", default=",".join(FIT_SPLITS))
+    ap.add_argument("--in-use", action="store_true",
+                    help="print the curve of the weights in use instead of fitting new ones")
     args = ap.parse_args()
     engine = QA()
     index = engine.refresh()
@@ -64,8 +67,10 @@ def main() -> None:
         splits.append(r["split"])
     x, y, split, veto = np.array(xs), np.array(ys), np.array(splits), np.array(vetoes)
     fitting = np.isin(split, args.fit.split(","))
-    w = fit(x[fitting & ~veto], y[fitting & ~veto])
-    print("CONFIDENCE_WEIGHTS =", tuple(round(float(v), 3) for v in w))
+    w = np.array(CONFIDENCE_WEIGHTS) if args.in_use else fit(x[fitting & ~veto],
+                                                              y[fitting & ~veto])
+    print("CONFIDENCE_WEIGHTS =", tuple(round(float(v), 3) for v in w),
+          "(in use)" if args.in_use else "(fitted)")
     print(f"vetoed: {veto[fitting & (y == 0)].sum()} of {(fitting & (y == 0)).sum()} fitting "
           f"unanswerable, {veto[y == 1].sum()} of {(y == 1).sum()} answerable questions")
     p = 1 / (1 + np.exp(-np.hstack([x, np.ones((len(x), 1))]) @ w))

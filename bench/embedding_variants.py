@@ -30,7 +30,7 @@ import numpy as np
 from common import ARTICLE, footer, header, questions, table, tmpdir
 
 from qa.chunking import chunk_documents
-from qa.config import Settings, resolve_model
+from qa.config import M3E_MODEL, Settings, resolve_model
 from qa.corpus import read_corpus
 from qa.embedding import Embedder, export_folder
 from qa.index import index_text
@@ -101,7 +101,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     header("embedding variants")
-    settings = Settings.from_env()
+    settings = Settings.from_env().with_(model=M3E_MODEL, lowercase=True)
     qs = [r["question"] for r in questions()]
     chunks, sentences = texts_for_build()
     with tmpdir("variants") as work:

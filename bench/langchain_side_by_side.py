@@ -3,7 +3,7 @@
     .venv/bin/python bench/langchain_side_by_side.py [--repeats 3]
 
 Each system runs in its own fresh process (so peak RSS is its own), with the same m3e-small
-model:
+model (qa's default adds multilingual-e5-small to it; this compares the plumbing):
 
 - ours: ``qa.builder.build_index(full=True)`` into a temporary index, then ``QA.ask`` (hybrid
   retrieval + answer sentence, k=3), with qa's default backend (ONNX Runtime; the one-off
@@ -65,11 +65,12 @@ def latencies(ask: Callable[[str], Any], repeats: int) -> list[float]:
 
 def worker_ours(repeats: int) -> dict[str, Any]:
     from qa.builder import build_index
-    from qa.config import Settings
+    from qa.config import M3E_MODEL, Settings
     from qa.service import QA
 
     with tmpdir("lc-ours") as work:
-        settings = Settings.from_env().with_(index_dir=work / "index")
+        settings = Settings.from_env().with_(model=M3E_MODEL, lowercase=True,
+                                             index_dir=work / "index")
         engine = QA(settings)
         s = time.perf_counter()
         engine.embedder.encode(["预热"])
@@ -89,7 +90,7 @@ def worker_theirs(repeats: int) -> dict[str, Any]:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     from qa.baselines import CHUNK_OVERLAP, CHUNK_SIZE
-    from qa.config import Settings, resolve_model
+    from qa.config import M3E_MODEL, Settings, resolve_model
 
     class STEmbeddings(Embeddings):
         def __init__(self, model: Any) -> None:
@@ -101,7 +102,7 @@ def worker_theirs(repeats: int) -> dict[str, Any]:
         def embed_query(self, text: str) -> list[float]:
             return self.model.encode([text], normalize_embeddings=True)[0].tolist()
 
-    settings = Settings.from_env()
+    settings = Settings.from_env().with_(model=M3E_MODEL, lowercase=True)
     s = time.perf_counter()
     from sentence_transformers import SentenceTransformer
 
@@ -139,10 +140,11 @@ def main() -> None:
         emit(work(args.repeats))
         return
     header("qa vs the plain LangChain recipe")
-    from qa.config import Settings
+    from qa.config import M3E_MODEL, Settings
     from qa.embedding import Embedder
 
-    _ = Embedder(Settings.from_env()).model  # the one-off ONNX export, outside the clock
+    # the one-off ONNX export, outside the clock
+    _ = Embedder(Settings.from_env().with_(model=M3E_MODEL, lowercase=True)).model
     env = child_env()
     res = {}
     for who in ("ours", "theirs"):

