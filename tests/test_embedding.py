@@ -241,3 +241,15 @@ def test_default_mixes_m3e_and_e5_cosines(embedder: Embedder, m3e_embedder: Embe
     assert abs(float(np.linalg.norm(embedder.encode_query(question))) - 1) < 1e-5
     # e5 is cased, m3e is not: "OpenAI" reaches each as it should
     assert not embedder.lowercase and m3e_embedder.lowercase
+
+
+def test_e5_answers_threads_asking_at_once(e5_settings: Settings) -> None:
+    """The app asks from several threads: each gets its own text's vector."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    e5 = Embedder(e5_settings)
+    texts = [f"微软第{i}次向OpenAI投资了多少钱?" for i in range(24)] + article_texts()[:24]
+    alone = np.vstack([e5.encode_query(t) for t in texts])
+    with ThreadPoolExecutor(8) as pool:
+        together = np.vstack(list(pool.map(e5.encode_query, texts)))
+    assert np.sum(alone * together, axis=1).min() > 0.9999
