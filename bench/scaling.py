@@ -129,7 +129,7 @@ def serve_worker(corpus: Path, index_dir: Path, ann_threshold: int) -> dict[str,
     lat, pieces = measure(engine, rows, 2)
     out["exact"] = {"lat": lat, "pieces": pieces}
     if len(index) > ann_threshold:  # the dense index a build with that QA_ANN_THRESHOLD makes
-        qvecs = engine.embedder.encode([r["question"] for r in rows])
+        qvecs = np.vstack([engine.embedder.encode_query(r["question"]) for r in rows])
         flat = faiss.IndexFlatIP(index.vectors.shape[1])
         flat.add(index.vectors)
         s = time.perf_counter()

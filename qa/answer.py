@@ -70,6 +70,8 @@ def citation(n: int, source: str, paragraph: int, start: int, end: int,
     return f"[{n}] {source}{where} · 第{paragraph}段 · 字符 {start}–{end}"
 
 
+#: a year a question counts from or to ("2019年以后", "继2019年之后", "自2019年起")
+_FROM_YEAR = re.compile(r"(?:(?<=继)|(?<=自)|(?<=从))((?:19|20)\d\d)年|((?:19|20)\d\d)年(?=之?[后前]|以[后前来]|起)")
 _YEAR = re.compile(r"(?<![\d.])(?:19|20)\d\d(?![\d.万亿元%个家起])")
 #: a sentence naming no year is about the last year its passage named before it; one opening
 #: like this also is, even when it names another ("同年7月,微软宣布…")
@@ -119,6 +121,8 @@ def candidates(query: Query, hits: list[Hit], question: str = "") -> list[Candid
     q_words = {w for w in textmod.words(q) if len(w) >= 2}
     q_bigrams = set(textmod.bigrams(q))
     q_years = set(_YEAR.findall(q))
+    # the years a value is asked of: not one the question counts from ("2019年以后…哪年")
+    of_years = q_years - {y for pair in _FROM_YEAR.findall(q) for y in pair}
     top_bm25 = max((x for h in hits for x in h.sentence_bm25), default=0.0) or 1.0
     out = []
     for rank, hit in enumerate(hits):
@@ -131,8 +135,8 @@ def candidates(query: Query, hits: list[Hit], question: str = "") -> list[Candid
             when = years | (before if _SAME_TIME.search(norm) or not years else set())
             # a value of another year than the one asked about does not answer; a month or
             # day must be of that year
-            typed = type_match(kind, norm) and not (q_years and (
-                not q_years <= when if kind in ("month", "day") else when and not q_years & when))
+            typed = type_match(kind, norm, asked) and not (of_years and kind != "time" and (
+                not of_years <= when if kind in ("month", "day") else when and not of_years & when))
             x = (cos01(hit.sentence_cos[j], query.cos_range), hit.sentence_bm25[j] / top_bm25,
                  _share(q_words, norm), _share(q_bigrams, norm), float(typed),
                  float(kind not in (None, "reason") and not typed), float(rank),

@@ -62,23 +62,31 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
 
 
 #: a question asking what something is called, or which company or body did something
-_ASKS_NAME = re.compile(r"叫什么|叫啥|哪几家|哪些(?:公司|企业|机构)|哪[份篇](?:报告|文章|研究|数据)|什么名字|啥名|名字是|名称是|叫做什么|"
+_ASKS_NAME = re.compile(r"叫什么|叫啥|哪几家|哪些(?:公司|企业|机构)|哪[份篇](?:报告|文章|研究|数据)|"
+                        r"什么名字|啥名|名字是(?:什么|啥)(?!意思)|名称是(?:什么|啥)(?!意思)|叫做什么|"
                         r"哪家(?:公司|机构|企业|投行|媒体|智库|咨询公司)|"
                         r"\bwhat (?:is|was) (?:it|the \w+(?: \w+)?) called\b|\bname of\b|"
-                        r"\bwhich (?:company|firm|organi[sz]ation|institution|bank)\b")
+                        r"\bwhich (?:compan(?:y|ies)|firms?|organi[sz]ations?|institutions?|banks?)\b")
 #: a name in Latin letters (DeepMind, Cortana, similarweb), or a quoted term
 _LATIN_NAME = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9.&-]*[a-z0-9](?![a-z0-9])|“[^”]{1,20}”")
 #: a text giving a name in Chinese ("首任店长名叫李四", "简称小冰")
 _NAMING = re.compile(r"名叫|叫做|叫作|名为|称为|称作|简称|命名为|取名|代号")
 
 
-def holds_name(text: str) -> bool:
-    """Whether normalised ``text`` names a company, product, body or person: a glossary name
+def holds_name(text: str, question: str = "") -> bool:
+    """Whether normalised ``text`` names a company, product, body or person that ``question``
+    does not (谷歌 answers "微软靠收购哪家公司…", not "谷歌靠收购哪家公司…"): a glossary name
     (谷歌, 小冰), a quoted term, a Latin word that is no glossary term of the field (ai, aigc),
     or words that give a name (名叫, 简称). Other Chinese names go unseen."""
-    if named(text) or _NAMING.search(text):
+    if _NAMING.search(text):
         return True
-    return any(m.startswith("“") or not _field_term(m) for m in _LATIN_NAME.findall(text))
+    q = textmod.normalize(question)
+    asked = named(q)
+    if any(g not in asked for g in named(text)):
+        return True
+    return any(m.startswith("“") or (not _field_term(m) and m not in q
+                                     and not any(m in g for g in asked))
+               for m in _LATIN_NAME.findall(text))
 
 
 def _field_term(word: str) -> bool:
@@ -102,10 +110,11 @@ def expected_type(question: str) -> str | None:
     return "name" if _ASKS_NAME.search(q) else None
 
 
-def type_match(kind: str | None, sentence: str) -> bool:
-    """Whether ``sentence`` holds the kind of answer ``kind`` asks for."""
+def type_match(kind: str | None, sentence: str, question: str = "") -> bool:
+    """Whether ``sentence`` holds the kind of answer ``kind`` asks for (for a name: one that
+    ``question`` does not name itself)."""
     if kind == "name":
-        return holds_name(sentence)
+        return holds_name(sentence, question)
     for name, _, holds in ANSWER_TYPES:
         if name == kind:
             return bool(holds.search(sentence))

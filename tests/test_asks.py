@@ -106,3 +106,14 @@ def test_measures_are_what_an_amount_question_asks_the_value_of() -> None:
 def test_name_questions_focus_on_what_is_named_not_its_kind() -> None:
     assert typed_focus("微软新设立的人工智能实验室叫什么名字?", "name") == ["实验室"]
     assert typed_focus("那家搜索巨头买下的AI研究公司叫什么?", "name") == []  # 公司: a kind
+
+
+def test_a_name_answers_only_if_the_question_does_not_name_it() -> None:
+    from qa.asks import holds_name
+
+    sentence = "在该领域谷歌一直处于技术领先地位,并通过收购deepmind"
+    assert holds_name(sentence, "谷歌是靠收购哪家公司提升能力的?")  # deepmind
+    assert not holds_name("谷歌一直处于技术领先地位", "谷歌是靠收购哪家公司提升能力的?")
+    assert holds_name("谷歌一直处于技术领先地位", "微软的老对手是哪家公司?")
+    assert expected_type("这个名称是什么意思?") is None  # a meaning, not a name
+    assert expected_type("Which companies invested in OpenAI?") == "name"

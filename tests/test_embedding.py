@@ -253,3 +253,26 @@ def test_e5_answers_threads_asking_at_once(e5_settings: Settings) -> None:
     with ThreadPoolExecutor(8) as pool:
         together = np.vstack(list(pool.map(e5.encode_query, texts)))
     assert np.sum(alone * together, axis=1).min() > 0.9999
+
+
+@pytest.mark.parametrize("model", [M3E_MODEL, "m3e-small+multilingual-e5-small"])
+def test_questions_embed_as_unit_vectors_on_torch(model: str) -> None:
+    """sentence-transformers' own ``encode_query`` (no normalising, no e5 roles) is never the
+    one a question goes through."""
+    e = Embedder(Settings.from_env().with_(model=model, embed_backend="torch"))
+    q = e.encode_query("微软第一次向OpenAI投资了多少钱?")
+    assert abs(float(np.linalg.norm(q)) - 1) < 1e-4
+    onnx = Embedder(Settings.from_env().with_(model=model))
+    assert float(q @ onnx.encode_query("微软第一次向OpenAI投资了多少钱?")) > 0.9999
+
+
+def test_the_pair_s_weight_is_an_index_parameter() -> None:
+    """A change of SECOND_MODEL_WEIGHT rebuilds the index: the spot check alone would not see
+    0.85 -> 0.7 (cosine 0.984 between the two vectors of one text)."""
+    from qa.config import SECOND_MODEL_WEIGHT
+
+    pair = Settings().index_params()
+    assert pair["second_model_weight"] == SECOND_MODEL_WEIGHT and pair["lowercase"] is False
+    alone = Settings(model=M3E_MODEL).index_params()
+    assert "second_model_weight" not in alone and alone["lowercase"] is True
+    assert Settings(model="multilingual-e5-small").index_params()["lowercase"] is False

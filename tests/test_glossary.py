@@ -64,3 +64,12 @@ def test_every_term_belongs_to_one_group() -> None:
 def test_named_finds_a_company_by_any_form() -> None:
     assert named("巨硬和狗家谁更强?")[0][0] == "微软"
     assert [g[0] for g in named("Amazon and Meta")] == ["亚马逊", "meta"]
+
+
+def test_numbers_are_matched_whole() -> None:
+    from qa.glossary import expansions
+
+    assert "100亿美元" in expansions("Microsoft invested $10 billion in 2023")
+    assert "100亿美元" not in expansions("Microsoft invested $10.10 billion")
+    assert "10亿美元" not in expansions("OpenAI raised 1.1 billion")
+    assert "10亿美元" in expansions("OpenAI raised 1 billion")

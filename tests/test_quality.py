@@ -161,6 +161,17 @@ def test_a_why_question_about_one_party_gets_its_thesis(shared_qa, question, the
     assert a.passages[0].text.startswith(thesis)
 
 
+@pytest.mark.parametrize(("question", "gold"), [
+    ("2019年以后微软什么时候追加投资100亿美元?", "追加投资100亿美元"),  # 2019 is counted from
+    ("继2019年之后,微软哪年又向OpenAI投了20亿美元?", "2021年,微软再次"),
+    ("微软2021年那笔投资投了多少钱?", "投资20亿美元"),  # the year asked about
+])
+def test_a_year_the_question_counts_from_is_not_the_year_asked_about(shared_qa, question,
+                                                                      gold) -> None:
+    a = shared_qa.ask(question)
+    assert a.found and gold in a.text, a.text
+
+
 def test_both_parties_together_are_not_one_party(shared_qa) -> None:
     a = shared_qa.ask("为什么说微软和OpenAI的合作是产研协同的典范?")
     assert "产研协同推动创新转化的成功典范" in a.text
