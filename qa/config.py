@@ -34,15 +34,20 @@ M3E_SMALL_SUBDIR = Path("embedding") / "m3e-small"
 COS_RANGES: dict[str, tuple[float, float]] = {"m3e": (0.70, 0.90), "e5": (0.85, 0.95)}
 
 
+def model_family(model: str) -> str | None:
+    """"m3e" or "e5" when the name of ``model`` (a setting, folder or hub id of one model)
+    says so, else None."""
+    name = Path(model).name.lower()
+    return "m3e" if "m3e" in name else "e5" if "e5" in name else None
+
+
 def cos_range(model: str) -> tuple[float, float]:
     """The ``COS_RANGES`` entry of ``model``'s family (m3e's for a model of no known family)."""
     if "+" in model:  # two models as one (``qa.embedding.MixedEncoder``): between theirs
         w = SECOND_MODEL_WEIGHT
         a, b = (cos_range(m) for m in model.split("+", 1))
         return ((1 - w) * a[0] + w * b[0], (1 - w) * a[1] + w * b[1])
-    name = Path(model).name.lower()
-    family = "m3e" if "m3e" in name else "e5" if "e5" in name else "m3e"
-    return COS_RANGES[family]
+    return COS_RANGES[model_family(model) or "m3e"]
 
 
 #: Index format version: bump when the files under ``index/`` change shape.
@@ -178,7 +183,7 @@ class Settings:
             return False
         if self.lowercase is not None:
             return self.lowercase
-        return "m3e" in Path(self.model).name.lower()
+        return model_family(self.model) == "m3e"
 
     def index_params(self) -> dict[str, object]:
         """The settings an index depends on: any change here forces a full rebuild."""

