@@ -5,6 +5,7 @@ share, an amount, a count of people or things) and the words that name what it i
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from . import text as textmod
 from .glossary import named, synonyms
@@ -80,13 +81,20 @@ def holds_name(text: str, question: str = "") -> bool:
     or words that give a name (名叫, 简称). Other Chinese names go unseen."""
     if _NAMING.search(text):
         return True
-    q = textmod.normalize(question)
-    asked = named(q)
+    q, asked = _names_of(question)
     if any(g not in asked for g in named(text)):
         return True
     return any(m.startswith("“") or (not _field_term(m) and m not in q
                                      and not any(m in g for g in asked))
                for m in _LATIN_NAME.findall(text))
+
+
+@lru_cache(maxsize=1024)
+def _names_of(question: str) -> tuple[str, tuple[tuple[str, ...], ...]]:
+    """The normalised ``question`` and the glossary names it holds (``holds_name`` asks for
+    them once per sentence of an answer's passages)."""
+    q = textmod.normalize(question)
+    return q, tuple(named(q))
 
 
 def _field_term(word: str) -> bool:
@@ -96,6 +104,18 @@ def _field_term(word: str) -> bool:
     return bool(group) and not group[0].isascii()
 
 
+def _asks(kind: str) -> re.Pattern[str]:
+    """The pattern of a question asking for ``kind`` (an answer type or "name")."""
+    return _ASKS_NAME if kind == "name" else next(a for n, a, _ in ANSWER_TYPES if n == kind)
+
+
+@lru_cache(maxsize=4096)
+def _words(question: str) -> tuple[str, ...]:
+    """The jieba words of the normalised ``question`` (asked for several times an answer)."""
+    return tuple(textmod.jieba_words(textmod.normalize(question)))
+
+
+@lru_cache(maxsize=4096)
 def expected_type(question: str) -> str | None:
     """The kind of answer a question asks for (reason, day, person, month, time, share,
     amount, people, count, name) or None."""
@@ -149,9 +169,8 @@ def measures(question: str, kind: str | None) -> list[str]:
     amount (金额, 多少钱)."""
     if kind != "amount":  # 比例, 百分之, 几月: any value of the kind
         return []
-    asks = next(a for n, a, _ in ANSWER_TYPES if n == kind)
-    words = textmod.jieba_words(textmod.normalize(question))
-    found = [m.group() for w in words if not _QUESTION_WORD.search(w)
+    asks = _asks(kind)
+    found = [m.group() for w in _words(question) if not _QUESTION_WORD.search(w)
              for m in [asks.search(w)] if m]  # 增加收入 -> 收入
     return [w for w in found if len(w) >= 2 and w not in _ANY_VALUE]
 
@@ -163,8 +182,8 @@ def typed_focus(question: str, kind: str | None) -> list[str]:
     多少 -> 投入), without stop words."""
     if kind in (None, "reason"):
         return []
-    asks = _ASKS_NAME if kind == "name" else next(a for n, a, _ in ANSWER_TYPES if n == kind)
-    words = textmod.jieba_words(textmod.normalize(question))
+    asks = _asks(kind)
+    words = _words(question)
     asking = [i for i, w in enumerate(words) if _QUESTION_WORD.search(w)]
     focus = [w for w in words if asks.search(w) and not _QUESTION_WORD.search(w)]
     if kind != "name":  # after 哪家/叫什么 comes what the answer is one of (公司, 名字)
@@ -183,7 +202,7 @@ def typed_focus(question: str, kind: str | None) -> list[str]:
 def asked_about(question: str) -> list[str]:
     """The words naming what a Chinese question asks about: the word just before
     是谁/有多少/在哪 ("OpenAI的创始人是谁?" -> 创始人, "OpenAI的总部在哪里?" -> 总部)."""
-    words = textmod.jieba_words(textmod.normalize(question))
+    words = _words(question)
     focus = [w for i, w in enumerate(words) if _ASKED_BEFORE.match("".join(words[i + 1 :]))]
     return [w for w in focus if len(w) >= 2 and w not in textmod.STOP_WORDS
             and w not in _VAGUE and not w.isascii()]
