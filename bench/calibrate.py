@@ -60,7 +60,7 @@ def main() -> None:
         query, hits = engine.search(index, text, 3, search_context(text, history))
         best = best_sentence(query, hits, text)
         sentence = best.text
-        xs.append(features(hits, text, index, engine.weights.top_score(), sentence, best.typed,
+        xs.append(features(hits, text, index, engine.weights.top_score(), best.typed,
                            query.cos_range))
         vetoes.append(vetoed(text, index, sentence, query.text))
         ys.append(1.0 if r["answers"] else 0.0)

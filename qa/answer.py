@@ -80,6 +80,7 @@ _SAME_TIME = re.compile(r"^\W*(?:同年|当年|同月|该年|同期|此后|随�
 #: what ``sentence_features`` measures of each candidate sentence, in order
 SENTENCE_FEATURES = ("cosine", "bm25", "words", "bigrams", "typed", "mistyped", "rank",
                      "passage_cosine", "year", "other_year")
+_WORDS = SENTENCE_FEATURES.index("words")
 #: conditional-logit weights of ``SENTENCE_FEATURES``, fitted on the dev split by
 #: bench/fit_sentences.py before the last round's answer-type changes; refitting them since
 #: (on dev, or on every fitting set) scores no better on dev or test, so these stay
@@ -108,6 +109,17 @@ def _share(wanted: set[str], text: str) -> float:
     return sum(w in text for w in wanted) / len(wanted) if wanted else 0.0
 
 
+def _of_another_year(kind: str | None, asked: set[str], when: set[str]) -> bool:
+    """Whether a sentence about the years ``when`` gives a value of another year than the ones
+    ``asked`` about (a month or day: of every one of them); a year is itself the answer to a
+    time question."""
+    if not asked or kind == "time":
+        return False
+    if kind in ("month", "day"):
+        return not asked <= when
+    return bool(when) and not asked & when
+
+
 def candidates(query: Query, hits: list[Hit], question: str = "") -> list[Candidate]:
     """Every sentence of ``hits`` with its ``SENTENCE_FEATURES``: its cosine to the question and
     bigram BM25 (scaled to the best candidate), the share of the question's words and bigrams it
@@ -116,7 +128,7 @@ def candidates(query: Query, hits: list[Hit], question: str = "") -> list[Candid
     question names (a sentence naming no year, or opening with 同年/当年, is about the last year
     named before it in its passage)."""
     asked = question or query.text
-    kind = expected_type(question or query.text)
+    kind = expected_type(asked)
     q = textmod.normalize(expand(asked))
     q_words = {w for w in textmod.words(q) if len(w) >= 2}
     q_bigrams = set(textmod.bigrams(q))
@@ -133,10 +145,7 @@ def candidates(query: Query, hits: list[Hit], question: str = "") -> list[Candid
             norm = textmod.normalize(sentence)
             years = set(_YEAR.findall(norm))
             when = years | (before if _SAME_TIME.search(norm) or not years else set())
-            # a value of another year than the one asked about does not answer; a month or
-            # day must be of that year
-            typed = type_match(kind, norm, asked) and not (of_years and kind != "time" and (
-                not of_years <= when if kind in ("month", "day") else when and not of_years & when))
+            typed = type_match(kind, norm, asked) and not _of_another_year(kind, of_years, when)
             x = (cos01(hit.sentence_cos[j], query.cos_range), hit.sentence_bm25[j] / top_bm25,
                  _share(q_words, norm), _share(q_bigrams, norm), float(typed),
                  float(kind not in (None, "reason") and not typed), float(rank),
@@ -169,7 +178,7 @@ def best_sentence(query: Query, hits: list[Hit], question: str = "") -> Candidat
     if _FIRST.search((question or query.text).lower()):
         early = [c for c in scored if c.rank == 0 and c.score >= best.score - FIRST_MARGIN
                  and (c.typed or kind in (None, "reason"))
-                 and c.features[2] >= best.features[2]]  # holding as many of its words
+                 and c.features[_WORDS] >= best.features[_WORDS]]  # as many of its words
         if early:
             best = min(early, key=lambda c: c.span[0])
     return best
@@ -201,7 +210,7 @@ def make_answer(question: str, index: Index, query: Query, hits: list[Hit],
         return answer
     best = best_sentence(query, hits[:3], question)
     answer.confidence = round(
-        confidence(hits, question, index, top_score, best.text, query.text, best.typed,
+        confidence(hits, question, index, top_score, best.text, best.typed, query.text,
                    query.cos_range), 4)
     answer.found = answer.confidence >= threshold
     if answer.found:

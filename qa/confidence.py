@@ -214,20 +214,16 @@ def vetoed(question: str, index: Index, sentence: str, context: str = "") -> boo
                 or rare_name_missing(question, sentence, index))
 
 
-def features(hits: list[Hit], question: str, index: Index, top_score: float,
-             sentence: str, typed: bool | None = None,
+def features(hits: list[Hit], question: str, index: Index, top_score: float, typed: bool,
              cos_range: tuple[float, float] = COS_RANGES["m3e"]) -> list[float]:
     """What ``confidence`` weighs, in order: the top passage's best sentence cosine (scaled),
-    bigram coverage and fused score (scaled); whether the chosen answer ``sentence`` holds the
-    kind of fact asked for (a date for 哪年, a number for 多少; always 1 for other questions);
-    ``focus_never_typed``."""
+    bigram coverage and fused score (scaled); whether the chosen answer sentence holds the
+    kind of fact asked for (``typed``, as ``qa.answer.candidates`` found it: a date for 哪年,
+    a number for 多少; always 1 for other questions); ``focus_never_typed``."""
     top = hits[0]
-    kind = expected_type(question)
-    if typed is None:  # else as ``qa.answer.candidates`` found it
-        typed = type_match(kind, textmod.normalize(sentence))
-    typed = kind in (None, "reason") or typed
-    return [cos01(top.sentence, cos_range), top.lexical, min(1.0, top.score / top_score), float(typed),
-            focus_never_typed(question, index)]
+    typed = expected_type(question) in (None, "reason") or typed
+    return [cos01(top.sentence, cos_range), top.lexical, min(1.0, top.score / top_score),
+            float(typed), focus_never_typed(question, index)]
 
 
 #: logistic weights of ``features`` (+ bias), fitted by bench/calibrate.py on the fitting
@@ -245,10 +241,10 @@ def logistic(x: list[float]) -> float:
 
 
 def confidence(hits: list[Hit], question: str, index: Index, top_score: float,
-               sentence: str, context: str = "", typed: bool | None = None,
+               sentence: str, typed: bool, context: str = "",
                cos_range: tuple[float, float] = COS_RANGES["m3e"]) -> float:
-    """Probability-like score in [0, 1] that ``sentence`` of the top passages answers the
-    question: the ``logistic`` of its ``features``, at most ``VETOED`` when ``vetoed``
-    (``context``: the searched text)."""
-    p = logistic(features(hits, question, index, top_score, sentence, typed, cos_range))
+    """Probability-like score in [0, 1] that ``sentence`` of the top passages (``typed``: it
+    holds the kind of answer asked for) answers the question: the ``logistic`` of its
+    ``features``, at most ``VETOED`` when ``vetoed`` (``context``: the searched text)."""
+    p = logistic(features(hits, question, index, top_score, typed, cos_range))
     return min(p, VETOED) if vetoed(question, index, sentence, context) else p

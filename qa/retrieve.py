@@ -133,11 +133,10 @@ def perspective(chunk: Chunk) -> str:
 
 
 def subject(question: str, parties: set[str]) -> str:
-    """The party a reason question asks about, of ``parties`` (the ones passages speak for):
-    the first one it names, when it names two and not as one ("微软为什么要和OpenAI合作?" ->
-    微软; "为什么说微软和OpenAI的合作是典范?" -> ""), else ""."""
-    if not textmod.ASKS_REASON.search(question.lower()):
-        return ""
+    """The party a reason question (``_boost_perspective`` asks only of those) asks about, of
+    ``parties`` (the ones passages speak for): the first one it names, when it names two and
+    not as one ("微软为什么要和OpenAI合作?" -> 微软; "为什么说微软和OpenAI的合作是典范?" -> ""),
+    else ""."""
     q = textmod.normalize(question)
     named = sorted(found for v in parties if v and (found := _first_mention(q, v)))
     if len(named) < 2:  # one party named: nothing to tell apart
