@@ -8,7 +8,7 @@ import re
 from functools import lru_cache
 
 from . import text as textmod
-from .glossary import named, synonyms
+from .glossary import Glossary
 
 _THING = re.compile(r"什么|哪些|哪个|哪家|哪几|哪种|哪类|哪方面|哪[份篇项款部]|咋样|怎么样|怎样|如何")  # English "what" asks for amounts too
 _HOW_MUCH = re.compile(r"多少|(?<!哪)几|多高|多大|多贵|how much|how many|what share|percent")
@@ -74,33 +74,33 @@ _LATIN_NAME = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9.&-]*[a-z0-9](?![a-z0-9])|�
 _NAMING = re.compile(r"名叫|叫做|叫作|名为|称为|称作|简称|命名为|取名|代号")
 
 
-def holds_name(text: str, question: str = "") -> bool:
+def holds_name(text: str, glossary: Glossary, question: str = "") -> bool:
     """Whether normalised ``text`` names a company, product, body or person that ``question``
     does not (谷歌 answers "微软靠收购哪家公司…", not "谷歌靠收购哪家公司…"): a glossary name
     (谷歌, 小冰), a quoted term, a Latin word that is no glossary term of the field (ai, aigc),
     or words that give a name (名叫, 简称). Other Chinese names go unseen."""
     if _NAMING.search(text):
         return True
-    q, asked = _names_of(question)
-    if any(g not in asked for g in named(text)):
+    q, asked = _names_of(question, glossary)
+    if any(g not in asked for g in glossary.named(text)):
         return True
-    return any(m.startswith("“") or (not _field_term(m) and m not in q
+    return any(m.startswith("“") or (not _field_term(m, glossary) and m not in q
                                      and not any(m in g for g in asked))
                for m in _LATIN_NAME.findall(text))
 
 
 @lru_cache(maxsize=1024)
-def _names_of(question: str) -> tuple[str, tuple[tuple[str, ...], ...]]:
+def _names_of(question: str, glossary: Glossary) -> tuple[str, tuple[tuple[str, ...], ...]]:
     """The normalised ``question`` and the glossary names it holds (``holds_name`` asks for
     them once per sentence of an answer's passages)."""
     q = textmod.normalize(question)
-    return q, tuple(named(q))
+    return q, tuple(glossary.named(q))
 
 
-def _field_term(word: str) -> bool:
+def _field_term(word: str, glossary: Glossary) -> bool:
     """Whether a Latin word is a term of the field (ai, aigc: its glossary group leads with
     a Chinese word), not a name (similarweb, azure)."""
-    group = synonyms(word)
+    group = glossary.synonyms(word)
     return bool(group) and not group[0].isascii()
 
 
@@ -130,11 +130,11 @@ def expected_type(question: str) -> str | None:
     return "name" if _ASKS_NAME.search(q) else None
 
 
-def type_match(kind: str | None, sentence: str, question: str = "") -> bool:
+def type_match(kind: str | None, sentence: str, glossary: Glossary, question: str = "") -> bool:
     """Whether ``sentence`` holds the kind of answer ``kind`` asks for (for a name: one that
     ``question`` does not name itself)."""
     if kind == "name":
-        return holds_name(sentence, question)
+        return holds_name(sentence, glossary, question)
     for name, _, holds in ANSWER_TYPES:
         if name == kind:
             return bool(holds.search(sentence))
@@ -175,7 +175,7 @@ def measures(question: str, kind: str | None) -> list[str]:
     return [w for w in found if len(w) >= 2 and w not in _ANY_VALUE]
 
 
-def typed_focus(question: str, kind: str | None) -> list[str]:
+def typed_focus(question: str, kind: str | None, glossary: Glossary) -> list[str]:
     """What a question asking for a ``kind`` of value measures: its words that name the kind
     (净利润 for an amount), the first word after its question word (多少起融资 -> 融资,
     哪一年收购 -> 收购) and the last content word before it that is not a name (研发投入具体是
@@ -193,7 +193,7 @@ def typed_focus(question: str, kind: str | None) -> list[str]:
     if asking:  # the word before the question word: "研发投入具体是多少" -> 投入
         focus += [next((x for x in reversed(words[: asking[0]]) if len(x) >= 2
                         and x not in textmod.STOP_WORDS and x not in _VAGUE
-                        and not x.isascii() and not named(x) and not x[0].isdigit()), "")]
+                        and not x.isascii() and not glossary.named(x) and not x[0].isdigit()), "")]
     return [w for w in dict.fromkeys(focus) if len(w) >= 2 and w not in textmod.STOP_WORDS
             and w not in _VAGUE and not _UNIT.match(w)
             and not (kind == "name" and w in _KINDS_OF_NAMED)]

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 #: Off a terminal, a stage gets a bar only when it has at least this many items (a long build).
 BIG_STAGE = 100
@@ -128,9 +129,29 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.squad:
+        from .squad_eval import main as squad_main
+
+        try:
+            return squad_main(args)
+        except ValueError as exc:
+            print(f"qa eval: {exc}", file=sys.stderr)
+            return 2
     from .evaluate import main as eval_main
 
     return eval_main(args)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from .fit import main as fit_main
+
+    return fit_main(args)
+
+
+def cmd_train_reader(args: argparse.Namespace) -> int:
+    from .reader_train import main as train_main
+
+    return train_main(args)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -172,11 +193,45 @@ def parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="score retrieval and answers on a question set")
     e.add_argument("--questions", help="JSONL question file (default tests/data/questions.jsonl)")
-    e.add_argument("--split", choices=["dev", "test", "all"], default="all")
+    e.add_argument("--squad", metavar="FILE",
+                   help="a SQuAD-format file: each article one corpus file, built and asked")
+    e.add_argument("--split", default="all",
+                   help="questions: dev|test|all; --squad: fit|report|all (by article)")
+    e.add_argument("--half", action="store_true",
+                   help="--squad: index every other article; report refusals on the rest")
+    e.add_argument("--articles", type=int, metavar="N", help="--squad: N articles only")
+    e.add_argument("--workdir", metavar="DIR",
+                   help="--squad: keep corpus and index here (reused by the next run)")
     e.add_argument("--compare", action="store_true", help="also run the baselines")
     e.add_argument("--curve", action="store_true", help="print the found-threshold trade-off")
     e.add_argument("--details", action="store_true", help="print every miss")
     e.set_defaults(func=cmd_eval)
+
+    f = sub.add_parser("fit", help="fit the answer layer's rankers and write rankers.json")
+    f.add_argument("--squad", action="append", metavar="FILE",
+                   help="SQuAD-format set (repeat; default: the two shared sets)")
+    f.add_argument("--questions", action="append", metavar="FILE",
+                   help="JSONL questions about corpus/ (repeat; default: tests/data's)")
+    f.add_argument("--fit-splits", default="dev,fresh,blind2,blind3,blind4,blind6,blind7",
+                   help="splits of the question files fitted on (the others are reported)")
+    f.add_argument("--workdir", default="bench/out/fit", help="corpora and indexes (kept)")
+    f.add_argument("--out", default=str(Path(__file__).resolve().parent / "data" / "rankers.json"))
+    f.add_argument("--read", type=int, default=4, help="candidates the reader reads")
+    f.add_argument("--curve", action="store_true", help="also record a learning curve")
+    f.set_defaults(func=cmd_fit)
+
+    t = sub.add_parser("train-reader", help="fine-tune the short-answer reader (torch, ~15 min)")
+    t.add_argument("--squad", action="append", metavar="FILE",
+                   help="SQuAD-format training set (repeat; default: the two shared sets)")
+    t.add_argument("--out", default=str(Path(__file__).resolve().parent / "models" / "reader"))
+    t.add_argument("--epochs", type=int, default=3)
+    t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--batch", type=int, default=32)
+    t.add_argument("--seed", type=int, default=13)
+    t.add_argument("--threads", type=int, default=0)
+    t.add_argument("--model-file", default="model.int8.onnx",
+                   choices=["model.onnx", "model.int8.onnx"], help="the variant to keep")
+    t.set_defaults(func=cmd_train_reader)
 
     s = sub.add_parser("serve", help="serve the Gradio chat (same as python app.py)")
     s.set_defaults(func=cmd_serve)

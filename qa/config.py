@@ -96,7 +96,7 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name}={raw!r} is not an integer") from None
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_float(name: str, default: float | None) -> float | None:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -132,8 +132,12 @@ class Settings:
     max_question_chars: int = 1000
     #: Files larger than this are skipped with a message (bytes).
     max_file_bytes: int = 20_000_000
-    #: Confidence below which an answer is "not found" (see qa.answer.confidence).
-    found_threshold: float = 0.30
+    #: Confidence below which an answer is "not found"; None: the fitted threshold of the
+    #: rankers in use (``qa.rankers``).
+    found_threshold: float | None = None
+    #: The short-answer reader: "default" (the one shipped in qa/models/reader), "none", or
+    #: the folder of another (``qa train-reader --out``).
+    reader: str = "default"
     #: Above this many chunks the dense index switches from exact to HNSW search.
     ann_threshold: int = 50_000
     batch_size: int = 32
@@ -163,6 +167,7 @@ class Settings:
             max_question_chars=_env_int("QA_MAX_QUESTION_CHARS", d.max_question_chars),
             max_file_bytes=_env_int("QA_MAX_FILE_BYTES", d.max_file_bytes),
             found_threshold=_env_float("QA_FOUND_THRESHOLD", d.found_threshold),
+            reader=os.environ.get("QA_READER", "").strip() or d.reader,
             ann_threshold=_env_int("QA_ANN_THRESHOLD", d.ann_threshold),
             batch_size=_env_int("QA_BATCH_SIZE", d.batch_size),
             embed_quantize=os.environ.get("QA_EMBED_QUANTIZE", "").strip() or d.embed_quantize,

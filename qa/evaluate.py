@@ -155,10 +155,14 @@ def curve(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def systems(settings: Settings, compare: bool) -> dict[str, Asker]:
+def systems(settings: Settings, compare: bool, build: bool = False) -> dict[str, Asker]:
+    """``qa`` itself (built now when ``build``), and with ``compare`` BM25 alone, the dense
+    model alone and the plain LangChain recipe, each as an ``Asker``."""
     from .service import QA
 
     ours = QA(settings)
+    if build:
+        ours.build()
     out: dict[str, Asker] = {"qa (hybrid)": lambda q, k, h: ours.ask(q, k=k, history=h)}
     if compare:
         for name, w in (("bm25 only", Weights(dense=0, sentence=0)),

@@ -9,7 +9,6 @@ furniture never crowds out the article.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +16,6 @@ import numpy as np
 from . import text as textmod
 from .chunking import Chunk
 from .config import COS_RANGES
-from .glossary import synonyms
 from .index import Index, IndexMismatch
 
 RRF_K = 60
@@ -25,8 +23,7 @@ RRF_K = 60
 
 @dataclass(frozen=True)
 class Weights:
-    """Fusion weights of each ranking, the demotion of title-block chunks, and the boost of
-    a passage written from the point of view of what the question is about (``perspective``)."""
+    """Fusion weights of each ranking, and the demotion of title-block chunks."""
 
     dense: float = 1.0
     sentence: float = 1.0
@@ -34,7 +31,6 @@ class Weights:
     bigrams: float = 1.0
     sentence_bigrams: float = 1.0
     meta: float = 0.5
-    perspective: float = 0.1
 
     def total(self, dense: bool = True) -> float:
         """The sum of the weights (of the BM25 rankings alone, without ``dense``)."""
@@ -71,7 +67,6 @@ class Hit:
     lexical: float  # share of the query's bigrams found in the chunk (0..1)
     sentence_cos: tuple[float, ...] = ()  # cosine of each of the chunk's sentences
     sentence_bm25: tuple[float, ...] = ()  # bigram BM25 of each of the chunk's sentences
-    speaks_for_subject: bool = False  # opens "从X看," where X is what a why-question asks about
 
 
 def make_query(text: str, vector: np.ndarray | None, focus: str | None = None,
@@ -121,57 +116,6 @@ def _dense_scores(index: Index, query: Query) -> tuple[np.ndarray, np.ndarray]:
     return dense, index.sentence_vectors @ query.vector
 
 
-#: a passage opening "从微软看," / "对OpenAI而言," / "就谷歌来说," is written from that
-#: party's point of view
-_PERSPECTIVE = re.compile(r"^(?:从|对|就|对于)([^,，。从对就]{1,12}?)(?:来看|看|而言|来说)[,，]")
-
-
-def perspective(chunk: Chunk) -> str:
-    """The party a passage speaks for ("微软" in "从微软看,亟需…"), normalised, or ""."""
-    m = _PERSPECTIVE.match(textmod.normalize(chunk.text[:24]))
-    return m.group(1).strip() if m else ""
-
-
-def subject(question: str, parties: set[str]) -> str:
-    """The party a reason question (``_boost_perspective`` asks only of those) asks about, of
-    ``parties`` (the ones passages speak for): the first one it names, when it names two and
-    not as one ("微软为什么要和OpenAI合作?" -> 微软; "为什么说微软和OpenAI的合作是典范?" -> ""),
-    else ""."""
-    q = textmod.normalize(question)
-    named = sorted(found for v in parties if v and (found := _first_mention(q, v)))
-    if len(named) < 2:  # one party named: nothing to tell apart
-        return ""
-    (_, end, first), (second_at, _, _) = named[:2]
-    if re.fullmatch(r"\s*(?:和|与|跟|及|同|and|&)\s*", q[end:second_at]):
-        return ""  # "微软和OpenAI的合作": both parties together
-    return first
-
-
-def _first_mention(question: str, party: str) -> tuple[int, int, str] | None:
-    """Where ``question`` first names ``party`` in any glossary form (巨硬, Microsoft -> 微软):
-    (start, end, party), or None."""
-    spans = [(m.start(), m.end()) for form in {party, *synonyms(party)}
-             for m in [re.search(re.escape(form.lower()), question)] if m]
-    return (*min(spans), party) if spans else None
-
-
-def _boost_perspective(index: Index, question: str, fused: np.ndarray, boost: float,
-                       depth: int) -> set[int]:
-    """Raise by ``boost`` (a share) the fused score of the passages among the ``depth`` best
-    that speak for the ``subject`` of the question ("微软为什么要和OpenAI合作?" is about
-    微软's reasons: the passage opening "从微软看," answers it, not "从OpenAI看,"); returns
-    their rows."""
-    if not textmod.ASKS_REASON.search(question.lower()):
-        return set()
-    top = np.argsort(-fused, kind="stable")[:depth]
-    speaks_for = {int(i): perspective(index.chunks[i]) for i in top}
-    party = subject(question, set(speaks_for.values()))
-    rows = {i for i, v in speaks_for.items() if party and v == party}
-    for i in rows:
-        fused[i] *= 1.0 + boost
-    return rows
-
-
 def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> list[Hit]:
     """The ``k`` best chunks for ``query``, best first (by BM25 alone for a query without a
     vector)."""
@@ -198,15 +142,12 @@ def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> 
         if w:
             fused += w / (RRF_K + 1 + _ranks(scores))
     fused[index.not_body] *= weights.meta
-    speaking = _boost_perspective(index, query.focus or query.text, fused,
-                                  weights.perspective, max(3 * k, 20))
     top = np.argsort(-fused, kind="stable")[:k]
     return [
         Hit(chunk=index.chunks[i], score=float(fused[i]), dense=float(dense[i]),
             sentence=float(sentence[i]),
             lexical=lexical_coverage(query.bigrams, index.bigrams[i]),
             sentence_cos=tuple(float(x) for x in sent_scores[rows[i] : rows[i + 1]]),
-            sentence_bm25=tuple(float(x) for x in sent_lex[rows[i] : rows[i + 1]]),
-            speaks_for_subject=int(i) in speaking)
+            sentence_bm25=tuple(float(x) for x in sent_lex[rows[i] : rows[i + 1]]))
         for i in top
     ]

@@ -14,16 +14,19 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
+from . import rankers as rankersmod
 from . import text as textmod
-from .answer import Answer, Passage, make_answer, make_passages
+from .answer import Answer, Answerer, Passage, make_passages
 from .bilingual import bridge
 from .builder import BuildReport, CorpusEmpty, Progress, build_index
 from .config import Settings, cos_range
 from .corpus import file_hashes, stat_signature
 from .embedding import Embedder
 from .followup import in_context, search_context
-from .glossary import expand
+from .glossary import CORPUS_GLOSSARY, Glossary
 from .index import Index, IndexProblem, spot_check
 from .retrieve import Hit, Query, Weights, make_query, search
 from .store import IndexStore
@@ -64,6 +67,8 @@ class QA:
         self.weights = weights
         self.embedder = embedder or Embedder(self.settings)
         self.store = IndexStore(self.settings)
+        self._knowledge: tuple[tuple[int, ...], Answerer] | None = None
+        self._reader: Any = None
         self._index: Index | None = None
         self._signature: dict[str, tuple[int, int]] | None = None
         self._lock = threading.RLock()  # guards _index and _signature
@@ -200,11 +205,35 @@ class QA:
                            cos_range(self.settings.model))
         return query, search(index, query, k, self.weights)
 
-    @staticmethod
-    def _expand(index: Index, text: str) -> str:
+    @property
+    def answerer(self) -> Answerer:
+        """The answer layer: the corpus's glossary and rankers (re-read when their files
+        change) and the reader (loaded once)."""
+        corpus = self.settings.corpus_dir
+        files = (corpus / CORPUS_GLOSSARY, corpus / rankersmod.CORPUS_RANKERS)
+        stamp = tuple(p.stat().st_mtime_ns if p.is_file() else 0 for p in files)
+        known = self._knowledge
+        if known is None or known[0] != stamp:
+            answerer = Answerer(Glossary.for_corpus(corpus), rankersmod.for_corpus(corpus),
+                                self.reader, self.settings.found_threshold)
+            self._knowledge = known = (stamp, answerer)
+        return known[1]
+
+    @property
+    def reader(self) -> Any:
+        """The short-answer reader (``QA_READER``), or None when it is turned off."""
+        if self._reader is None and self.settings.reader != "none":
+            from .reader import Reader, default_folder
+
+            folder = default_folder() if self.settings.reader == "default" \
+                else Path(self.settings.reader)
+            self._reader = Reader(folder)
+        return self._reader
+
+    def _expand(self, index: Index, text: str) -> str:
         """``text`` with its glossary terms in Chinese and, for an English question, the corpus
         words its other English words translate (``qa.bilingual``)."""
-        expanded = expand(text)
+        expanded = self.answerer.glossary.expand(text)
         if textmod.is_chinese(text):
             return expanded
         extra = [w for w in bridge(index).translate(text) if w not in expanded]
@@ -213,4 +242,4 @@ class QA:
     def _answer(self, index: Index, text: str, k: int, in_context: str | None = None) -> Answer:
         """Search for ``text`` (see ``search``) and build the answer."""
         query, hits = self.search(index, text, k, in_context)
-        return make_answer(text, index, query, hits, self.settings.found_threshold, self.weights)
+        return self.answerer.answer(text, index, query, hits, self.weights)
