@@ -40,7 +40,7 @@ from qa.config import Settings
 from qa.corpus import read_corpus
 from qa.embedding import Embedder
 from qa.index import index_text
-from qa.store import IndexStore
+from qa.generations import IndexStore
 
 STAGES = ["reading corpus", "chunking", "embedding", "embedding sentences", "tokenizing",
           "saving"]

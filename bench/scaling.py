@@ -87,7 +87,7 @@ def build_worker(corpus: Path, index_dir: Path) -> dict[str, Any]:
 
     from qa.config import Settings
     from qa.embedding import Embedder
-    from qa.store import IndexStore
+    from qa.generations import IndexStore
 
     logging.disable(logging.WARNING)
     settings = Settings.from_env().with_(corpus_dir=corpus, index_dir=index_dir)
@@ -140,12 +140,12 @@ def serve_worker(corpus: Path, index_dir: Path, ann_threshold: int) -> dict[str,
             out["hnsw_disk"] = (work / "hnsw.faiss").stat().st_size
         out.update(search_timings(flat, hnsw, qvecs))
         out["hit1_exact"] = hit_at_1(engine, rows)
-        exact = (index.dense, index.manifest["ann_threshold"])
+        exact = (index.faiss_index, index.manifest["ann_threshold"])
         paired: dict[str, dict[str, list[float]]] = {"flat": {}, "hnsw": {}}
         for _ in range(2):  # each question with both indexes in turn, so load hits both alike
             for row in rows:
                 for mode, (dense, threshold) in (("flat", exact), ("hnsw", (hnsw, ann_threshold))):
-                    index.dense, index.manifest["ann_threshold"] = dense, threshold
+                    index.faiss_index, index.manifest["ann_threshold"] = dense, threshold
                     for name, v in ask_in_pieces(engine, row, 3).items():
                         paired[mode].setdefault(name, []).append(v)
         out["paired"] = paired

@@ -15,13 +15,14 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from . import metadata
+from .asks import expected_type, typed_span
 from .candidates import Candidate, candidates, window
 from .confidence import features as found_features
 from .glossary import Glossary
-from .index import Index
 from .rankers import Rankers
 from .reader import Reader
 from .retrieve import Hit, Query, Weights
+from .store import Store
 
 NO_ANSWER = "未找到可靠答案：语料中没有能回答这个问题的内容。以下是最接近的段落（仅供参考，匹配较弱）。"
 #: sentences of this many top passages are candidates
@@ -130,7 +131,7 @@ class Answerer:
             c.scores["choice"] = p
         return max(ranked, key=lambda c: c.scores["final"])
 
-    def answer(self, question: str, index: Index, query: Query, hits: list[Hit],
+    def answer(self, question: str, index: Store, query: Query, hits: list[Hit],
                weights: Weights = Weights()) -> Answer:
         """The ``Answer`` to ``question`` from its ranked ``hits`` (or, for a question about
         the article itself, from its title block)."""
@@ -152,15 +153,27 @@ class Answerer:
         if answer.found:
             source = best.hit.chunk.source
             answer.text, answer.span = best.text, (source, *best.span)
-            if best.scores.get("margin", -math.inf) >= self.rankers.short_margin:
-                s, e = int(best.scores["short_start"]), int(best.scores["short_end"])
+            short = self.short(question, best)
+            if short is not None:
                 c = best.hit.chunk
-                answer.short = c.text[s - c.start : e - c.start] or None
-                answer.short_span = (source, s, e) if answer.short else None
+                answer.short = c.text[short[0] - c.start : short[1] - c.start]
+                answer.short_span = (source, *short)
         return answer
 
+    def short(self, question: str, best: Candidate) -> tuple[int, int] | None:
+        """The short answer's absolute (start, end) in ``best``: the reader's span when its
+        margin clears ``short_margin``; without a reader, the first phrase of the kind the
+        question asks for (a date, amount, count, name), if any."""
+        if self.reader is None:
+            span = typed_span(expected_type(question), best.text)
+            return (best.span[0] + span[0], best.span[0] + span[1]) if span else None
+        if best.scores.get("margin", -math.inf) < self.rankers.short_margin:
+            return None
+        s, e = int(best.scores["short_start"]), int(best.scores["short_end"])
+        return (s, e) if e > s else None
 
-def metadata_answer(question: str, index: Index, hits: list[Hit],
+
+def metadata_answer(question: str, index: Store, hits: list[Hit],
                     weights: Weights = Weights()) -> Answer | None:
     """The answer to a question about the article itself ("这篇文章是哪天发布的?"): the lines
     of its title block that hold what is asked, the value of the first as the short answer;
@@ -168,13 +181,13 @@ def metadata_answer(question: str, index: Index, hits: list[Hit],
     wanted = metadata.asks(question)
     if not wanted or not hits:
         return None
-    known = index.derive("metadata", lambda ix: metadata.by_source(ix.chunks))
+    known = index.derive("metadata", lambda ix: metadata.by_source(ix.records()))
     sources = [h.chunk.source for h in hits] + sorted(known)
     source = next((s for s in sources if s in known), None)
     fields = [known[source][w] for w in wanted if source and w in known[source]]
     if not fields or source is None:
         return None
-    chunk = next(c for c in index.chunks if c.source == source and c.kind == "meta"
+    chunk = next(c for c in index.records() if c.source == source and c.kind == "meta"
                  and c.start <= fields[0].start < c.end)
     own = next((h for h in hits if h.chunk.id == chunk.id), None) \
         or Hit(chunk, score=0.0, dense=0.0, sentence=0.0, lexical=0.0)  # not retrieved

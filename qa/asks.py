@@ -44,7 +44,7 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
                           r"资费|工资|薪酬|年薪|"
                           r"how much (?:money|cash|did|does|do|was|is|were|will|has|had|would)\b|"
                           r"\bcost\b|\bworth\b|valuation|revenue"),
-     # a bare 亿 is money unless it counts something else ("1750亿参数")
+     # a bare 亿 is money unless it counts something else ("3000亿参数")
      re.compile(r"\d[\d.,]*\s*(?:万亿|亿|万|千)?(?:美元|元|人民币)"
                 r"|\d[\d.,]*\s*(?:万亿|亿)(?!个|次|名|位|人|用户|参数|字|条|家|起|台|张|token)"
                 r"|[数几十百千]+(?:万亿|亿|万)(?:美元|元)")),
@@ -56,7 +56,7 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
                 r"(?:人(?![工民类])|用户|员工|客户|会员|开发者|访客)")),
     # "how much compute": a quantity, not a sum of money
     ("count", re.compile(r"多少|(?<!哪)几[家个起次项种款位名条]|how many|how much|number of"),
-     # a number that is not a year or a date ("42起", "1750亿参数", "近1%", "360美元")
+     # a number that is not a year or a date ("42起", "3000亿参数", "近2%", "99美元")
      re.compile(r"(?<![\d.a-z])\d+(?:\.\d+)?(?![\d.]|\s*(?:年|月|日))"
                 r"|[一二三四五六七八九十两几]+[家个起次项种款位名条]")),
 )
@@ -139,6 +139,18 @@ def type_match(kind: str | None, sentence: str, glossary: Glossary, question: st
         if name == kind:
             return bool(holds.search(sentence))
     return False
+
+
+def typed_span(kind: str | None, sentence: str) -> tuple[int, int] | None:
+    """Where ``sentence`` first holds the kind of answer ``kind`` asks for (a date, an amount,
+    a count, a quoted or Latin name), as (start, end) within it, or None: the short answer by
+    pattern, the way to compare the reader with (``QA_READER=none``)."""
+    if kind is None or kind == "reason":
+        return None
+    pattern = _LATIN_NAME if kind == "name" else next(
+        (holds for name, _, holds in ANSWER_TYPES if name == kind), None)
+    m = pattern.search(sentence.lower()) if pattern else None
+    return (m.start(), m.end()) if m else None
 
 
 #: what follows the word naming what a question asks about ("创始人是谁", "总部在哪"); not

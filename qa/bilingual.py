@@ -16,7 +16,7 @@ from functools import lru_cache
 from importlib.resources import files
 
 from . import text as textmod
-from .index import Index
+from .store import Store
 
 _LINE = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/$")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]|[A-Za-z]*\|")
@@ -57,8 +57,8 @@ def _stems(word: str) -> list[str]:
 class Bridge:
     """English word -> the corpus words it translates, for one index."""
 
-    def __init__(self, index: Index) -> None:
-        vocab = {w for words in index.words for w in words
+    def __init__(self, index: Store) -> None:
+        vocab = {w for words in index.word_lists() for w in words
                  if len(w) >= 2 and not w.isascii()}
         table: dict[str, list[tuple[int, str]]] = defaultdict(list)
         dictionary = _dictionary()
@@ -82,6 +82,6 @@ class Bridge:
         return out
 
 
-def bridge(index: Index) -> Bridge:
+def bridge(index: Store) -> Bridge:
     """The ``Bridge`` of ``index``, made on first use and kept with it."""
     return index.derive("bilingual_bridge", Bridge)

@@ -20,8 +20,8 @@ from .chunking import chunk_documents
 from .config import Settings
 from .corpus import Corpus, Skipped, file_hashes, read_corpus
 from .embedding import Embedder, text_key
+from .generations import IndexStore
 from .index import Index, IndexProblem, index_text, read_manifest
-from .store import IndexStore
 
 Progress = Callable[[str, int, int], None]
 

@@ -65,9 +65,9 @@ def _progress_bar(stream=None):  # type: ignore[no-untyped-def]
 
 def cmd_build(args: argparse.Namespace) -> int:
     from .builder import CorpusEmpty
+    from .generations import BuildBusy
     from .index import IndexProblem
     from .service import QA
-    from .store import BuildBusy
 
     try:
         report = QA().build(full=args.full, progress=_progress_bar(), wait=not args.no_wait)

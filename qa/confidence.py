@@ -22,8 +22,8 @@ from . import text as textmod
 from .asks import asked_about, expected_type, measures, type_match, typed_focus
 from .candidates import Candidate, cos01
 from .glossary import Glossary
-from .index import Index
 from .retrieve import Hit
+from .store import Store
 
 #: at most this many remembered answers per table of a corpus view
 MAX_REMEMBERED = 10_000
@@ -59,16 +59,17 @@ class _CorpusView:
             / math.log((self.chunks + 1) / 0.5)
 
 
-def _make_view(index: Index) -> _CorpusView:
-    headings = dict.fromkeys(c.heading for c in index.chunks if c.heading)
-    text = "\n".join(textmod.normalize(t) for t in [*headings, *(c.text for c in index.chunks)])
+def _make_view(index: Store) -> _CorpusView:
+    chunks = index.records()
+    headings = dict.fromkeys(c.heading for c in chunks if c.heading)
+    text = "\n".join(textmod.normalize(t) for t in [*headings, *(c.text for c in chunks)])
     sentences = [textmod.normalize(c.text[s - c.start : e - c.start])
-                 for c in index.chunks for s, e in c.sentences]
-    df: Counter[str] = Counter(w for words in index.words for w in set(words))
-    return _CorpusView(text, sentences, df, len(index.chunks))
+                 for c in chunks for s, e in c.sentences]
+    df: Counter[str] = Counter(w for words in index.word_lists() for w in set(words))
+    return _CorpusView(text, sentences, df, len(chunks))
 
 
-def view(index: Index) -> _CorpusView:
+def view(index: Store) -> _CorpusView:
     """The ``_CorpusView`` of ``index``, made on first use and kept with the index."""
     return index.derive("corpus_view", _make_view)
 
@@ -110,7 +111,7 @@ def _unknown_english(question: str, text: str, glossary: Glossary) -> bool:
     return not (glossary.expansions(q) or any(w in text for w in latin))
 
 
-def unknown_terms(question: str, index: Index, glossary: Glossary) -> float:
+def unknown_terms(question: str, index: Store, glossary: Glossary) -> float:
     """1.0 when a question names a number or Latin term, or a company, that the corpus holds in
     no glossary form ("2024", "gpt-4", 特斯拉; in English, also a name or acronym), else 0.0."""
     q = textmod.normalize(question)
@@ -122,7 +123,7 @@ def unknown_terms(question: str, index: Index, glossary: Glossary) -> float:
     return float(any(not any(t in text for t in g) for g in glossary.named(q)))
 
 
-def missing_focus(question: str, index: Index, glossary: Glossary) -> float:
+def missing_focus(question: str, index: Store, glossary: Glossary) -> float:
     """1.0 when what a Chinese question asks about ("…的创始人是谁?") or the measure it asks the
     value of ("…怎么收费?") never occurs in the corpus in any glossary form, else 0.0."""
     q = textmod.normalize(question)
@@ -133,7 +134,7 @@ def missing_focus(question: str, index: Index, glossary: Glossary) -> float:
     return float(any(not _known(w, text, glossary) for w in wanted))
 
 
-def focus_never_typed(question: str, index: Index, glossary: Glossary) -> float:
+def focus_never_typed(question: str, index: Store, glossary: Glossary) -> float:
     """1.0 when the corpus mentions what a question asking for a value measures, but never in a
     sentence holding a value of that kind, else 0.0."""
     kind = expected_type(question)
@@ -154,7 +155,7 @@ def _never_typed(v: _CorpusView, kind: str | None, word: str, glossary: Glossary
     return bool(with_focus) and not any(type_match(kind, s, glossary) for s in with_focus)
 
 
-def _question_names(question: str, index: Index, glossary: Glossary) -> set[str]:
+def _question_names(question: str, index: Store, glossary: Glossary) -> set[str]:
     """Glossary names in ``question`` as the corpus writes them, and Latin words of three
     letters or more that the corpus holds as words."""
     q = textmod.normalize(question)
@@ -167,7 +168,7 @@ def _question_names(question: str, index: Index, glossary: Glossary) -> set[str]
     return out
 
 
-def rare_name_missing(question: str, sentence: str, index: Index, glossary: Glossary) -> float:
+def rare_name_missing(question: str, sentence: str, index: Store, glossary: Glossary) -> float:
     """1.0 when ``question`` names something the corpus mentions rarely that the answer
     ``sentence`` does not name, else 0.0."""
     s = textmod.normalize(sentence)
@@ -181,7 +182,7 @@ def rare_name_missing(question: str, sentence: str, index: Index, glossary: Glos
                      for n in _question_names(question, index, glossary)))
 
 
-def coverage(question: str, passage: str, index: Index) -> tuple[float, float, float]:
+def coverage(question: str, passage: str, index: Store) -> tuple[float, float, float]:
     """How much of the question ``passage`` holds: the rarity-weighted share of the question's
     words in it, the rarity of the rarest word it lacks, and the share of the question's words
     the whole corpus lacks."""
@@ -197,7 +198,7 @@ def coverage(question: str, passage: str, index: Index) -> tuple[float, float, f
     return held / (sum(idf.values()) or 1.0), missing, absent
 
 
-def features(question: str, index: Index, glossary: Glossary, hits: list[Hit],
+def features(question: str, index: Store, glossary: Glossary, hits: list[Hit],
              chosen: Candidate, top_score: float, cos_range: tuple[float, float]
              ) -> dict[str, float]:
     """The ``FEATURES`` of the answer ``chosen`` for ``question`` (``top_score``: the best

@@ -23,6 +23,7 @@ from . import text as textmod
 from .chunking import Chunk
 from .config import INDEX_FORMAT, Settings
 from .corpus import sha256_file
+from .store import Store, sentence_id, sentence_owner, top
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
@@ -81,8 +82,8 @@ def _bm25(docs: list[list[str]]):  # type: ignore[no-untyped-def]
 
 
 @dataclass
-class Index:
-    """One generation of the index, in memory."""
+class Index(Store):
+    """One generation of the index, in memory: the embedded store."""
 
     manifest: dict[str, Any]
     chunks: list[Chunk]
@@ -90,7 +91,7 @@ class Index:
     words: list[list[str]]
     bigrams: list[list[str]]
     sentence_vectors: np.ndarray  # one row per (chunk, sentence) in chunk order
-    dense: Any = None
+    faiss_index: Any = None
     bm25_words: Any = None
     bm25_bigrams: Any = None
     path: Path | None = None
@@ -99,8 +100,8 @@ class Index:
 
     def __post_init__(self) -> None:
         ann = int(self.manifest.get("ann_threshold", 50_000))
-        if self.dense is None:
-            self.dense = _dense_index(self.vectors, ann)
+        if self.faiss_index is None:
+            self.faiss_index = _dense_index(self.vectors, ann)
         if self.bm25_words is None:
             self.bm25_words = _bm25(self.words)
             self.bm25_bigrams = _bm25(self.bigrams)
@@ -114,17 +115,49 @@ class Index:
     def __len__(self) -> int:
         return len(self.chunks)
 
-    def derive(self, name: str, make: Callable[[Index], Any]) -> Any:
-        """``derived[name]``, made by ``make(self)`` on first use and kept with this index (two
-        threads may both make it; either is right, and the first stored is kept)."""
-        value = self.derived.get(name)
-        if value is None:
-            value = self.derived.setdefault(name, make(self))
-        return value
+    # -- the store seam (qa.store) ---------------------------------------------------------
 
-    @property
-    def generation(self) -> str:
-        return str(self.manifest.get("generation", ""))
+    def dense(self, vector: np.ndarray, n: int, sentences: bool = False
+              ) -> list[tuple[int, float]]:
+        if vector.shape[-1] != self.vectors.shape[1]:
+            raise IndexMismatch(f"query vectors have dimension {vector.shape[-1]}, the index "
+                                f"{self.vectors.shape[1]}: rebuild needed")
+        if sentences:
+            return [(self._sentence_id(row), s)
+                    for row, s in top(self.sentence_vectors @ vector, n)]
+        if len(self.chunks) > int(self.manifest.get("ann_threshold", 50_000)):
+            return self.dense_search(vector, n)
+        return top(self.vectors @ vector, n)
+
+    def lexical(self, field: str, tokens: Sequence[str], n: int) -> list[tuple[int, float]]:
+        found = top(self.bm25_scores(field, list(tokens)), n, positive=True)
+        if field == "sentences":
+            return [(self._sentence_id(row), s) for row, s in found]
+        return found
+
+    def _sentence_id(self, row: int) -> int:
+        chunk = int(np.searchsorted(self.sentence_row, row, side="right")) - 1
+        return sentence_id(chunk, row - int(self.sentence_row[chunk]))
+
+    def sentence_row_of(self, sid: int) -> int:
+        chunk, number = sentence_owner(sid)
+        return int(self.sentence_row[chunk]) + number
+
+    def fetch(self, ids: Sequence[int]) -> list[Chunk]:
+        return [self.chunks[i] for i in ids]
+
+    def chunk_vectors(self, ids: Sequence[int]) -> np.ndarray:
+        return self.vectors[list(ids)]
+
+    def sentence_vectors_of(self, ids: Sequence[int]) -> list[np.ndarray]:
+        rows = self.sentence_row
+        return [self.sentence_vectors[rows[i] : rows[i + 1]] for i in ids]
+
+    def records(self) -> list[Chunk]:
+        return self.chunks
+
+    def word_lists(self) -> list[list[str]]:
+        return self.words
 
     def files(self) -> dict[str, str]:
         """``{source: sha256}`` of every corpus file this index was built from (incl. skipped)."""
@@ -134,7 +167,7 @@ class Index:
         """Top-k ``(chunk id, cosine)`` for one normalised query vector."""
         if not self.chunks:
             return []
-        scores, ids = self.dense.search(query.reshape(1, -1).astype(np.float32),
+        scores, ids = self.faiss_index.search(query.reshape(1, -1).astype(np.float32),
                                         min(k, len(self.chunks)))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
@@ -163,7 +196,7 @@ class Index:
                 f.write(json.dumps({"w": w, "b": b}, ensure_ascii=False) + "\n")
         np.save(folder / VECTORS, self.vectors, allow_pickle=False)
         np.save(folder / SENTENCE_VECTORS, self.sentence_vectors, allow_pickle=False)
-        faiss.write_index(self.dense, str(folder / DENSE))
+        faiss.write_index(self.faiss_index, str(folder / DENSE))
         manifest = dict(self.manifest)
         manifest["checksums"] = {name: sha256_file(folder / name) for name in DATA_FILES}
         tmp = folder / (MANIFEST + ".tmp")
@@ -214,7 +247,7 @@ class Index:
             raise IndexCorrupt(f"{folder}: {sentence_vectors.shape} sentence vectors for "
                                f"{n_sent} sentences")
         return cls(manifest, chunks, vectors, words, bigrams, sentence_vectors.astype(np.float32),
-                   dense=dense, path=folder)
+                   faiss_index=dense, path=folder)
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:

@@ -1,10 +1,12 @@
-"""Hybrid retrieval: dense (FAISS over m3e vectors) + BM25 over jieba words + BM25 over
-character bigrams, fused by weighted reciprocal-rank fusion.
+"""Hybrid retrieval: the model's vectors of chunks and of sentences, BM25 over jieba words,
+over character bigrams and over the bigrams of single sentences, fused by weighted
+reciprocal-rank fusion (a strategy over (id, score) lists of any retriever, as llama_index's
+QueryFusionRetriever does).
 
-Each retriever ranks the chunks; a chunk's fused score is ``sum(w / (K + rank))`` over the
-retrievers that ranked it (K = 60). Sentence vectors add a "retrieve small" signal: a chunk is
-also ranked by its best-matching sentence. Title-block (``meta``) chunks are demoted so page
-furniture never crowds out the article.
+Each retriever offers its top ``TOP_N`` (asked of the store, ``qa.store``); a chunk's fused
+score is ``sum(w / (K + 1 + rank))`` over the rankings that list it (K = 60). Sentence rankings
+("retrieve small") rank a chunk by its best sentence. Title-block (``meta``) chunks are
+demoted so page furniture never crowds out the article.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ import numpy as np
 from . import text as textmod
 from .chunking import Chunk
 from .config import COS_RANGES
-from .index import Index, IndexMismatch
+from .index import index_text
+from .store import Store, sentence_id, sentence_owner
 
 RRF_K = 60
+#: how many chunks each ranking offers to fusion, and how many sentences a sentence ranking
+TOP_N = 100
+SENTENCE_N = 300
 
 
 @dataclass(frozen=True)
@@ -81,15 +87,6 @@ def make_query(text: str, vector: np.ndarray | None, focus: str | None = None,
     return Query(text, vector, words, bigrams, focus or "", cos_range)
 
 
-def _ranks(scores: np.ndarray) -> np.ndarray:
-    """Rank (0 = best) of every entry; entries scoring <= 0 get no rank (inf)."""
-    order = np.argsort(-scores, kind="stable")
-    ranks = np.full(len(scores), np.inf)
-    ranks[order] = np.arange(len(scores))
-    ranks[scores <= 0] = np.inf
-    return ranks
-
-
 def lexical_coverage(query_bigrams: list[str], chunk_bigrams: list[str]) -> float:
     """Share of the query's distinct bigrams that occur in the chunk."""
     wanted = set(query_bigrams)
@@ -98,56 +95,69 @@ def lexical_coverage(query_bigrams: list[str], chunk_bigrams: list[str]) -> floa
     return len(wanted & set(chunk_bigrams)) / len(wanted)
 
 
-def _dense_scores(index: Index, query: Query) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine of every chunk (-1 where approximate search did not reach it) and of every
-    sentence; -1 throughout for a query without a vector, which ``_ranks`` leaves unranked."""
-    n = len(index)
-    dense = np.full(n, -1.0, dtype=np.float32)
-    if query.vector is None:
-        return dense, np.full(len(index.sentence_vectors), -1.0, dtype=np.float32)
-    if query.vector.shape[-1] != index.vectors.shape[1]:
-        raise IndexMismatch(f"query vectors have dimension {query.vector.shape[-1]}, the index "
-                            f"{index.vectors.shape[1]}: rebuild needed")
-    if n > int(index.manifest.get("ann_threshold", 50_000)):
-        for i, s in index.dense_search(query.vector, 200):
-            dense[i] = s
-    else:
-        dense = index.vectors @ query.vector
-    return dense, index.sentence_vectors @ query.vector
+def _rrf(ranking: list[int], weight: float, fused: dict[int, float]) -> None:
+    """Add ``weight / (K + 1 + rank)`` of each id of a ranking (best first) to ``fused``."""
+    for rank, i in enumerate(ranking):
+        fused[i] = fused.get(i, 0.0) + weight / (RRF_K + 1 + rank)
 
 
-def search(index: Index, query: Query, k: int, weights: Weights = Weights()) -> list[Hit]:
+def _by_chunk(sentences: list[tuple[int, float]]) -> tuple[list[int], dict[int, float]]:
+    """Chunks ranked by their best sentence in a sentence ranking, and each listed sentence's
+    score."""
+    chunks = list(dict.fromkeys(sentence_owner(sid)[0] for sid, _ in sentences))
+    return chunks, dict(sentences)
+
+
+def rankings(store: Store, query: Query, weights: Weights, n: int = TOP_N
+             ) -> tuple[dict[str, list[int]], dict[int, float], dict[int, float]]:
+    """Each retriever's top ``n`` chunk ids (sentence rankings: ``SENTENCE_N`` sentences, their
+    chunks ranked by their best), and the cosine and BM25 of the sentences listed."""
+    lists: dict[str, list[int]] = {}
+    sent_cos: dict[int, float] = {}
+    if query.vector is not None:
+        if weights.dense:
+            lists["dense"] = [i for i, _ in store.dense(query.vector, n)]
+        if weights.sentence:
+            lists["sentence"], sent_cos = _by_chunk(
+                store.dense(query.vector, SENTENCE_N, sentences=True))
+    if weights.words:
+        lists["words"] = [i for i, _ in store.lexical("words", query.words, n)]
+    if weights.bigrams:
+        lists["bigrams"] = [i for i, _ in store.lexical("bigrams", query.bigrams, n)]
+    sent_bm25: dict[int, float] = {}
+    if weights.sentence_bigrams:
+        lists["sentence_bigrams"], sent_bm25 = _by_chunk(
+            store.lexical("sentences", query.bigrams, SENTENCE_N))
+    return lists, sent_cos, sent_bm25
+
+
+def search(store: Store, query: Query, k: int, weights: Weights = Weights()) -> list[Hit]:
     """The ``k`` best chunks for ``query``, best first (by BM25 alone for a query without a
-    vector)."""
-    n = len(index)
-    if n == 0:
+    vector): each retriever's top ``TOP_N`` fused by weighted reciprocal ranks (a chunk past a
+    retriever's top N counts as absent from it), title-block chunks demoted."""
+    if not len(store):
         return []
-    dense, sent_scores = _dense_scores(index, query)
-    sentence = np.full(n, -1.0, dtype=np.float32)
-    rows = index.sentence_row
-    has = np.diff(rows) > 0
-    if has.any():
-        sentence[has] = np.maximum.reduceat(sent_scores, rows[:-1][has])
-    sent_lex = index.bm25_scores("sentences", query.bigrams)
-    sentence_bigrams = np.zeros(n, dtype=np.float32)
-    if has.any():
-        sentence_bigrams[has] = np.maximum.reduceat(sent_lex, rows[:-1][has])
-    words = index.bm25_scores("words", query.words)
-    bigrams = index.bm25_scores("bigrams", query.bigrams)
-
-    fused = np.zeros(n, dtype=np.float64)
-    for w, scores in ((weights.dense, dense + 1.0), (weights.sentence, sentence + 1.0),
-                      (weights.words, words), (weights.bigrams, bigrams),
-                      (weights.sentence_bigrams, sentence_bigrams)):
-        if w:
-            fused += w / (RRF_K + 1 + _ranks(scores))
-    fused[index.not_body] *= weights.meta
-    top = np.argsort(-fused, kind="stable")[:k]
-    return [
-        Hit(chunk=index.chunks[i], score=float(fused[i]), dense=float(dense[i]),
-            sentence=float(sentence[i]),
-            lexical=lexical_coverage(query.bigrams, index.bigrams[i]),
-            sentence_cos=tuple(float(x) for x in sent_scores[rows[i] : rows[i + 1]]),
-            sentence_bm25=tuple(float(x) for x in sent_lex[rows[i] : rows[i + 1]]))
-        for i in top
-    ]
+    lists, _, sent_bm25 = rankings(store, query, weights)
+    fused: dict[int, float] = {}
+    for name, ranking in lists.items():
+        _rrf(ranking, getattr(weights, name), fused)
+    ids = list(fused)
+    for chunk in store.fetch(ids):
+        if chunk.kind != "body":
+            fused[chunk.id] *= weights.meta
+    best = sorted(ids, key=lambda i: (-fused[i], i))[:k]
+    chunks = store.fetch(best)
+    if query.vector is not None:
+        cosines = store.chunk_vectors(best) @ query.vector
+        sentences = [m @ query.vector for m in store.sentence_vectors_of(best)]
+    else:
+        cosines = np.full(len(best), -1.0)
+        sentences = [np.full(len(c.sentences), -1.0) for c in chunks]
+    hits = []
+    for c, cos, sent in zip(chunks, cosines, sentences, strict=True):
+        bm25 = tuple(sent_bm25.get(sentence_id(c.id, j), 0.0) for j in range(len(c.sentences)))
+        hits.append(Hit(chunk=c, score=fused[c.id], dense=float(cos),
+                        sentence=float(sent.max()) if len(sent) else -1.0,
+                        lexical=lexical_coverage(query.bigrams, textmod.bigrams(index_text(c))),
+                        sentence_cos=tuple(float(x) for x in sent), sentence_bm25=bm25))
+    return hits

@@ -26,10 +26,10 @@ from .config import Settings, cos_range
 from .corpus import file_hashes, stat_signature
 from .embedding import Embedder
 from .followup import in_context, search_context
+from .generations import IndexStore
 from .glossary import CORPUS_GLOSSARY, Glossary
 from .index import Index, IndexProblem, spot_check
 from .retrieve import Hit, Query, Weights, make_query, search
-from .store import IndexStore
 
 log = logging.getLogger("qa")
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")

@@ -1,124 +1,115 @@
-"""The ``index/`` folder: generations, the ``CURRENT`` pointer, and the build lock.
+"""The store seam: what retrieval and the answer layer need of an index, whatever holds it.
 
-Each build writes a complete generation into a fresh ``gen-*.tmp`` folder, verifies it, renames
-it to ``gen-*`` and only then points ``CURRENT`` at it with an atomic ``os.replace``. Readers
-follow ``CURRENT``, so they see the old generation or the new one, never a half-written one;
-a build killed at any point leaves ``CURRENT`` as it was, and its ``.tmp`` folder is swept by
-the next build. ``lock()`` (an ``flock`` on ``index/.lock``) keeps two builds from interleaving.
+One small interface (in the spirit of txtai's ``ann/`` backends), chosen by ``QA_STORE``:
+
+- ``embedded`` (default): ``qa.index.Index``, one generation of FAISS + bm25s files under
+  ``index/`` (``qa.generations``: atomic publish, lock, checks);
+- ``milvus://host:19530`` or ``milvus-lite:PATH``: ``qa.milvus_store.MilvusStore``, the same
+  records in Milvus collections, dense search and BM25 functions run by the server.
+
+Retrieval asks each ranking for its top ``n`` only (``dense``, ``lexical``), so an engine that
+returns a top-k can stand behind it; then it fetches the few records it fuses (``fetch``, their
+vectors and their sentences' vectors: ``chunk_vectors``, ``sentence_vectors_of``). Sentences have ids of their own:
+``chunk id * SENTENCE_SLOTS + the sentence's place in its chunk``.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import shutil
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from .config import Settings
-from .index import Index, IndexMissing, IndexProblem
+import numpy as np
 
-POINTER = "CURRENT"
-LOCK = ".lock"
-KEEP = 2  # generations kept on disk: the current one and the one before it
+from .chunking import Chunk
 
-
-class BuildBusy(RuntimeError):
-    """Another build holds the lock and the caller chose not to wait."""
+#: a chunk holds fewer sentences than this (a chunk is at most a few hundred characters)
+SENTENCE_SLOTS = 1024
+#: what ``lexical`` ranks: chunks by jieba words, chunks by character bigrams, sentences by
+#: character bigrams
+FIELDS = ("words", "bigrams", "sentences")
 
 
-class IndexStore:
-    """Generations of the index under one folder."""
+def sentence_id(chunk_id: int, number: int) -> int:
+    return chunk_id * SENTENCE_SLOTS + number
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.root = settings.index_dir
 
-    def current_name(self) -> str | None:
-        """Name of the generation ``CURRENT`` points at, or None."""
-        try:
-            name = (self.root / POINTER).read_text(encoding="utf-8").strip()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except (OSError, UnicodeDecodeError):
-            return ""
-        return name if name.startswith("gen-") and "/" not in name else ""
+def sentence_owner(sid: int) -> tuple[int, int]:
+    """(chunk id, place in the chunk) of a sentence id."""
+    return divmod(sid, SENTENCE_SLOTS)
 
-    def current_path(self) -> Path:
-        name = self.current_name()
-        if name is None:
-            raise IndexMissing(f"no index in {self.root} (run `qa build`)")
-        if not name:
-            raise IndexMissing(f"{self.root / POINTER} is unreadable")
-        return self.root / name
 
-    def load(self) -> Index:
-        """Load and verify the current generation (``IndexProblem`` if it cannot be used); if
-        it was swept by another process's build while being read, ``CURRENT`` has moved on and
-        the new current generation is loaded instead."""
-        for _ in range(5):
-            name = self.current_name()
-            try:
-                return Index.load(self.current_path(), self.settings)
-            except IndexProblem:
-                if self.current_name() == name:
-                    raise
-        return Index.load(self.current_path(), self.settings)
+class Store(ABC):
+    """One generation of the index as retrieval and the answer layer see it."""
 
-    @contextmanager
-    def lock(self, wait: bool = True,
-             on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-        """Hold the build lock; wait for it, or raise ``BuildBusy`` when ``wait`` is False."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / LOCK).open("a+") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if not wait:
-                    raise BuildBusy(f"another build holds {self.root / LOCK}") from None
-                if on_wait:
-                    on_wait()
-                fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+    #: settings the index was built with, its generation, its files
+    manifest: dict[str, Any]
 
-    def new_folder(self) -> Path:
-        """A fresh folder for a generation being built (call with the lock held)."""
-        self.sweep()
-        now = time.time_ns()  # one reading, so names sort in build order
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now // 10**9))
-        name = f"gen-{stamp}-{now % 10**9:09d}.tmp"
-        path = self.root / name
-        path.mkdir(parents=True)
-        return path
+    def __init__(self) -> None:
+        self.derived: dict[str, Any] = {}
 
-    def publish(self, folder: Path) -> str:
-        """Rename a finished ``.tmp`` generation into place and point ``CURRENT`` at it."""
-        final = folder.with_name(folder.name.removesuffix(".tmp"))
-        os.replace(folder, final)
-        tmp = self.root / (POINTER + ".tmp")
-        tmp.write_text(final.name + "\n", encoding="utf-8")
-        with tmp.open("rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, self.root / POINTER)
-        dir_fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        self.sweep()
-        return final.name
+    @property
+    def generation(self) -> str:
+        return str(self.manifest.get("generation", ""))
 
-    def sweep(self) -> None:
-        """Delete unfinished ``.tmp`` generations and all but the newest ``KEEP`` finished ones
-        (never the current one). Call with the lock held."""
-        current = self.current_name()
-        gens = sorted(p for p in self.root.glob("gen-*") if p.is_dir())
-        finished = [p for p in gens if not p.name.endswith(".tmp")]
-        old = [p for p in finished[:-KEEP] if p.name != current]
-        for path in [p for p in gens if p.name.endswith(".tmp")] + old:
-            shutil.rmtree(path, ignore_errors=True)
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest.get("dimension", 0))
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """How many chunks it holds."""
+
+    @abstractmethod
+    def dense(self, vector: np.ndarray, n: int, sentences: bool = False
+              ) -> list[tuple[int, float]]:
+        """The ``n`` chunks (or sentences) closest to a normalised query vector, as
+        (id, cosine), best first."""
+
+    @abstractmethod
+    def lexical(self, field: str, tokens: Sequence[str], n: int) -> list[tuple[int, float]]:
+        """The ``n`` best chunks (or, for "sentences", sentences) by BM25 over ``field``'s
+        tokens (``FIELDS``), as (id, score > 0), best first."""
+
+    @abstractmethod
+    def fetch(self, ids: Sequence[int]) -> list[Chunk]:
+        """The chunk records of ``ids``, in that order."""
+
+    @abstractmethod
+    def chunk_vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The vectors of the chunks ``ids``, one row each."""
+
+    @abstractmethod
+    def sentence_vectors_of(self, ids: Sequence[int]) -> list[np.ndarray]:
+        """For each chunk of ``ids``, its sentences' vectors (one row per sentence)."""
+
+    @abstractmethod
+    def records(self) -> list[Chunk]:
+        """Every chunk record (made once per generation; for corpus-wide views)."""
+
+    def word_lists(self) -> list[list[str]]:
+        """The jieba words of every chunk, in ``records`` order (document frequencies)."""
+        from . import text as textmod
+        from .index import index_text
+
+        return self.derive("word_lists", lambda s: [textmod.words(index_text(c))
+                                                     for c in s.records()])
+
+    def derive(self, name: str, make: Callable[[Store], Any]) -> Any:
+        """``derived[name]``, made by ``make(self)`` on first use and kept with this
+        generation (two threads may both make it; the first stored is kept)."""
+        value = self.derived.get(name)
+        if value is None:
+            value = self.derived.setdefault(name, make(self))
+        return value
+
+
+def top(scores: np.ndarray, n: int, positive: bool = False) -> list[tuple[int, float]]:
+    """The ``n`` best (row, score) of a score array, best first (only scores > 0 when
+    ``positive``)."""
+    if not len(scores) or n <= 0:
+        return []
+    n = min(n, len(scores))
+    rows = np.argpartition(-scores, n - 1)[:n]
+    rows = rows[np.lexsort((rows, -scores[rows]))]  # ties: the lower row first
+    return [(int(i), float(scores[i])) for i in rows if not positive or scores[i] > 0]

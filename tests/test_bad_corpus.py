@@ -15,7 +15,7 @@ from qa.builder import CorpusEmpty, build_index
 from qa.config import Settings
 from qa.corpus import decode_text, file_hashes, read_corpus
 from qa.service import QA
-from qa.store import IndexStore
+from qa.generations import IndexStore
 
 pytestmark = pytest.mark.slow
 

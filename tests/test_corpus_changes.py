@@ -12,7 +12,7 @@ import pytest
 import qa
 from qa.builder import CorpusEmpty
 from qa.service import QA
-from qa.store import POINTER
+from qa.generations import POINTER
 
 pytestmark = pytest.mark.slow
 

@@ -32,7 +32,7 @@ from qa.index import (
     spot_check,
 )
 from qa.service import QA
-from qa.store import POINTER, IndexStore
+from qa.generations import POINTER, IndexStore
 
 pytestmark = pytest.mark.slow
 

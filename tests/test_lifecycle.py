@@ -26,7 +26,7 @@ from qa.config import PROJECT_ROOT, Settings
 from qa.index import Index, IndexMismatch
 from qa.retrieve import make_query, search
 from qa.service import QA
-from qa.store import LOCK, IndexStore
+from qa.generations import LOCK, IndexStore
 
 pytestmark = pytest.mark.slow
 
