@@ -228,6 +228,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=1e-4)
     t.add_argument("--batch", type=int, default=32)
     t.add_argument("--seed", type=int, default=13)
+    t.add_argument("--cloze", type=int, default=0,
+                   help="made-up cloze questions per paragraph and epoch (self-supervision)")
     t.add_argument("--threads", type=int, default=0)
     t.add_argument("--model-file", default="model.int8.onnx",
                    choices=["model.onnx", "model.int8.onnx"], help="the variant to keep")

