@@ -23,7 +23,7 @@ from . import text as textmod
 from .chunking import Chunk
 from .config import INDEX_FORMAT, Settings
 from .corpus import sha256_file
-from .store import Store, sentence_id, sentence_owner, top
+from .store import SentenceKey, Store, top
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
@@ -117,31 +117,30 @@ class Index(Store):
 
     # -- the store seam (qa.store) ---------------------------------------------------------
 
-    def dense(self, vector: np.ndarray, n: int, sentences: bool = False
-              ) -> list[tuple[int, float]]:
+    def _check(self, vector: np.ndarray) -> None:
         if vector.shape[-1] != self.vectors.shape[1]:
             raise IndexMismatch(f"query vectors have dimension {vector.shape[-1]}, the index "
                                 f"{self.vectors.shape[1]}: rebuild needed")
-        if sentences:
-            return [(self._sentence_id(row), s)
-                    for row, s in top(self.sentence_vectors @ vector, n)]
+
+    def dense_sentences(self, vector: np.ndarray, n: int) -> list[tuple[SentenceKey, float]]:
+        self._check(vector)
+        return [(self._sentence_key(row), s) for row, s in top(self.sentence_vectors @ vector, n)]
+
+    def dense(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
+        self._check(vector)
         if len(self.chunks) > int(self.manifest.get("ann_threshold", 50_000)):
             return self.dense_search(vector, n)
         return top(self.vectors @ vector, n)
 
-    def lexical(self, field: str, tokens: Sequence[str], n: int) -> list[tuple[int, float]]:
+    def lexical(self, field: str, tokens: Sequence[str], n: int) -> list[tuple[Any, float]]:
         found = top(self.bm25_scores(field, list(tokens)), n, positive=True)
         if field == "sentences":
-            return [(self._sentence_id(row), s) for row, s in found]
-        return found
+            return [(self._sentence_key(row), s) for row, s in found]
+        return found  # type: ignore[return-value]
 
-    def _sentence_id(self, row: int) -> int:
+    def _sentence_key(self, row: int) -> SentenceKey:
         chunk = int(np.searchsorted(self.sentence_row, row, side="right")) - 1
-        return sentence_id(chunk, row - int(self.sentence_row[chunk]))
-
-    def sentence_row_of(self, sid: int) -> int:
-        chunk, number = sentence_owner(sid)
-        return int(self.sentence_row[chunk]) + number
+        return chunk, row - int(self.sentence_row[chunk])
 
     def fetch(self, ids: Sequence[int]) -> list[Chunk]:
         return [self.chunks[i] for i in ids]

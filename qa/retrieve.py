@@ -19,7 +19,7 @@ from . import text as textmod
 from .chunking import Chunk
 from .config import COS_RANGES
 from .index import index_text
-from .store import Store, sentence_id, sentence_owner
+from .store import SentenceKey, Store
 
 RRF_K = 60
 #: how many chunks each ranking offers to fusion, and how many sentences a sentence ranking
@@ -101,30 +101,32 @@ def _rrf(ranking: list[int], weight: float, fused: dict[int, float]) -> None:
         fused[i] = fused.get(i, 0.0) + weight / (RRF_K + 1 + rank)
 
 
-def _by_chunk(sentences: list[tuple[int, float]]) -> tuple[list[int], dict[int, float]]:
+def _by_chunk(sentences: list[tuple[SentenceKey, float]]
+              ) -> tuple[list[int], dict[SentenceKey, float]]:
     """Chunks ranked by their best sentence in a sentence ranking, and each listed sentence's
     score."""
-    chunks = list(dict.fromkeys(sentence_owner(sid)[0] for sid, _ in sentences))
+    chunks = list(dict.fromkeys(key[0] for key, _ in sentences))
     return chunks, dict(sentences)
 
 
 def rankings(store: Store, query: Query, weights: Weights, n: int = TOP_N
-             ) -> tuple[dict[str, list[int]], dict[int, float], dict[int, float]]:
+             ) -> tuple[dict[str, list[int]], dict[SentenceKey, float],
+                        dict[SentenceKey, float]]:
     """Each retriever's top ``n`` chunk ids (sentence rankings: ``SENTENCE_N`` sentences, their
     chunks ranked by their best), and the cosine and BM25 of the sentences listed."""
     lists: dict[str, list[int]] = {}
-    sent_cos: dict[int, float] = {}
+    sent_cos: dict[SentenceKey, float] = {}
     if query.vector is not None:
         if weights.dense:
             lists["dense"] = [i for i, _ in store.dense(query.vector, n)]
         if weights.sentence:
             lists["sentence"], sent_cos = _by_chunk(
-                store.dense(query.vector, SENTENCE_N, sentences=True))
+                store.dense_sentences(query.vector, SENTENCE_N))
     if weights.words:
         lists["words"] = [i for i, _ in store.lexical("words", query.words, n)]
     if weights.bigrams:
         lists["bigrams"] = [i for i, _ in store.lexical("bigrams", query.bigrams, n)]
-    sent_bm25: dict[int, float] = {}
+    sent_bm25: dict[SentenceKey, float] = {}
     if weights.sentence_bigrams:
         lists["sentence_bigrams"], sent_bm25 = _by_chunk(
             store.lexical("sentences", query.bigrams, SENTENCE_N))
@@ -155,7 +157,7 @@ def search(store: Store, query: Query, k: int, weights: Weights = Weights()) -> 
         sentences = [np.full(len(c.sentences), -1.0) for c in chunks]
     hits = []
     for c, cos, sent in zip(chunks, cosines, sentences, strict=True):
-        bm25 = tuple(sent_bm25.get(sentence_id(c.id, j), 0.0) for j in range(len(c.sentences)))
+        bm25 = tuple(sent_bm25.get((c.id, j), 0.0) for j in range(len(c.sentences)))
         hits.append(Hit(chunk=c, score=fused[c.id], dense=float(cos),
                         sentence=float(sent.max()) if len(sent) else -1.0,
                         lexical=lexical_coverage(query.bigrams, textmod.bigrams(index_text(c))),

@@ -9,8 +9,8 @@ One small interface (in the spirit of txtai's ``ann/`` backends), chosen by ``QA
 
 Retrieval asks each ranking for its top ``n`` only (``dense``, ``lexical``), so an engine that
 returns a top-k can stand behind it; then it fetches the few records it fuses (``fetch``, their
-vectors and their sentences' vectors: ``chunk_vectors``, ``sentence_vectors_of``). Sentences have ids of their own:
-``chunk id * SENTENCE_SLOTS + the sentence's place in its chunk``.
+vectors and their sentences' vectors: ``chunk_vectors``, ``sentence_vectors_of``). A sentence
+is named by its chunk's id and its place among the chunk's sentences.
 """
 
 from __future__ import annotations
@@ -23,20 +23,13 @@ import numpy as np
 
 from .chunking import Chunk
 
-#: a chunk holds fewer sentences than this (a chunk is at most a few hundred characters)
-SENTENCE_SLOTS = 1024
 #: what ``lexical`` ranks: chunks by jieba words, chunks by character bigrams, sentences by
 #: character bigrams
 FIELDS = ("words", "bigrams", "sentences")
 
 
-def sentence_id(chunk_id: int, number: int) -> int:
-    return chunk_id * SENTENCE_SLOTS + number
-
-
-def sentence_owner(sid: int) -> tuple[int, int]:
-    """(chunk id, place in the chunk) of a sentence id."""
-    return divmod(sid, SENTENCE_SLOTS)
+#: a sentence: (its chunk's id, its place among the chunk's sentences)
+SentenceKey = tuple[int, int]
 
 
 class Store(ABC):
@@ -61,15 +54,18 @@ class Store(ABC):
         """How many chunks it holds."""
 
     @abstractmethod
-    def dense(self, vector: np.ndarray, n: int, sentences: bool = False
-              ) -> list[tuple[int, float]]:
-        """The ``n`` chunks (or sentences) closest to a normalised query vector, as
-        (id, cosine), best first."""
+    def dense(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """The ``n`` chunks closest to a normalised query vector, as (id, cosine), best
+        first."""
 
     @abstractmethod
-    def lexical(self, field: str, tokens: Sequence[str], n: int) -> list[tuple[int, float]]:
-        """The ``n`` best chunks (or, for "sentences", sentences) by BM25 over ``field``'s
-        tokens (``FIELDS``), as (id, score > 0), best first."""
+    def dense_sentences(self, vector: np.ndarray, n: int) -> list[tuple[SentenceKey, float]]:
+        """The ``n`` sentences closest to a normalised query vector, best first."""
+
+    @abstractmethod
+    def lexical(self, field: str, tokens: Sequence[str], n: int) -> list[tuple[Any, float]]:
+        """The ``n`` best chunks (for "sentences": sentences, as ``SentenceKey``) by BM25 over
+        ``field``'s tokens (``FIELDS``), as (id, score > 0), best first."""
 
     @abstractmethod
     def fetch(self, ids: Sequence[int]) -> list[Chunk]:
