@@ -56,6 +56,8 @@ class Answer:
     #: where ``text`` sits: (source, start, end), or None when nothing was found
     span: tuple[str, int, int] | None = None
     generation: str = ""
+    short: str | None = None  # the short answer inside ``text`` ("10亿美元"), if any
+    short_span: tuple[str, int, int] | None = None  # where ``short`` sits: (source, start, end)
 
     def to_json(self) -> dict[str, object]:
         d = asdict(self)

@@ -26,7 +26,7 @@ from .followup import in_context, search_context
 from .glossary import expand
 from .index import Index, IndexProblem, spot_check
 from .retrieve import Hit, Query, Weights, make_query, search
-from .store import IndexStore
+from .store import BuildBusy, IndexStore
 
 log = logging.getLogger("qa")
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -104,7 +104,10 @@ class QA:
             log.warning("corpus in %s changed since the index was built: rebuilding",
                         self.settings.corpus_dir)
             try:
-                self.build()
+                self.build(wait=False)
+            except BuildBusy:  # its generation is picked up once published (``CURRENT``)
+                log.info("another build is running: answering from %s meanwhile",
+                         current.generation)
             except CorpusEmpty as exc:
                 log.error("%s", exc)
             current = self._index or current
