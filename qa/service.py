@@ -87,6 +87,11 @@ class QA:
         return report
 
     @property
+    def serving(self) -> Index | None:
+        """The index in memory as it is (no checks, no rebuild); None before the first load."""
+        return self._index
+
+    @property
     def index(self) -> Index:
         """The current index, loaded, rebuilt or refreshed as needed."""
         return self.refresh()
