@@ -162,7 +162,8 @@ def _kb_tab(engine: QA, library: Library) -> dict[str, Any]:
     kb["index"] = gr.Markdown(index_line(library))
     kb["table"] = gr.Dataframe(value=documents_table(library), headers=TABLE_HEADERS,
                                datatype=["str"] * 6, interactive=False, wrap=True,
-                               label="文档", column_widths=["26%", "9%", "9%", "7%", "13%", "36%"])
+                               label="文档", column_widths=["26%", "9%", "9%", "7%", "13%", "36%"],
+                               elem_id="kb-table")
     with gr.Row():
         with gr.Column(scale=3):
             kb["files"] = gr.File(label="上传文件（.txt .md .html .pdf，可多选）",
@@ -178,7 +179,7 @@ def _kb_tab(engine: QA, library: Library) -> dict[str, Any]:
             kb["token"] = gr.Textbox(label="访问令牌（QA_API_TOKEN）", type="password",
                                      visible=bool(engine.settings.api_token))
             kb["rebuild"] = gr.Button("重建索引", variant="secondary")
-    kb["status"] = gr.Markdown(min_height=72)  # room for the rebuild progress bar
+    kb["status"] = gr.Markdown(min_height=72, elem_id="kb-status")  # room for a progress bar
     return kb
 
 
@@ -197,11 +198,12 @@ def _wire_kb(engine: QA, library: Library, kb: dict[str, Any], outputs: list[Any
     # own processing would reduce it first); paths are still checked to be Gradio uploads.
     kb["add"].click(upload, [kb["files"], kb["replace"], kb["token"]],
                     [kb["status"], kb["files"], *outputs], api_name="upload", preprocess=False,
-                    concurrency_limit=1)
+                    concurrency_limit=1, show_progress_on=kb["status"])
     kb["delete"].click(delete, [kb["choice"], kb["token"]], [kb["status"], *outputs],
-                       api_name="delete_document", concurrency_limit=1)
+                       api_name="delete_document", concurrency_limit=1,
+                       show_progress_on=kb["status"])
     kb["rebuild"].click(rebuild, [kb["token"]], [kb["status"], *outputs], api_name="rebuild",
-                        concurrency_limit=1)
+                        concurrency_limit=1, show_progress_on=kb["status"])
 
 
 NO_TOKEN = "**需要访问令牌：** 本服务设置了 QA_API_TOKEN，请在“访问令牌”中填写。"
