@@ -13,10 +13,12 @@ a half-written upload never becomes a corpus file.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
 import tempfile
+import time
 import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +36,8 @@ from .corpus import (
     read_document,
 )
 
+#: Name prefix of the hidden temp file an upload is written to before it is renamed.
+PARTIAL_PREFIX = ".upload-"
 #: Longest file name accepted (characters; and at most 240 bytes in UTF-8).
 MAX_NAME_CHARS = 120
 #: What each status of ``DocumentInfo`` means.
@@ -286,7 +290,8 @@ class Library:
         renamed into place (replacing only when the upload says so; a file that appeared
         meanwhile under the same name is never overwritten). Returns the name."""
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=self.root)
+        self._sweep_partial()
+        fd, tmp = tempfile.mkstemp(prefix=PARTIAL_PREFIX, suffix=".part", dir=self.root)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(upload.data)
@@ -306,6 +311,14 @@ class Library:
                 os.unlink(tmp)
         _fsync_folder(self.root)
         return upload.name
+
+    def _sweep_partial(self, older_than: float = 3600.0) -> None:
+        """Delete temp files of uploads killed mid-write (hidden, so never indexed)."""
+        now = time.time()
+        for path in self.root.glob(PARTIAL_PREFIX + "*.part"):
+            with contextlib.suppress(OSError):
+                if now - path.lstat().st_mtime > older_than:
+                    path.unlink()
 
     def add(self, raw_name: object, data: bytes | BinaryIO, replace: bool = False) -> str:
         """``check`` and ``write`` one file; returns the name it is stored under."""

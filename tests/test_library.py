@@ -223,3 +223,14 @@ def test_documents_without_an_index_are_new(library: Library) -> None:
     library.add("a.txt", TEXT)
     assert [(d.name, d.status) for d in library.documents()] == [("a.txt", "new")]
     assert library.index_info()["generation"] is None
+
+
+def test_a_stale_partial_upload_is_swept(library: Library) -> None:
+    stale = library.root / ".upload-dead.part"
+    stale.write_bytes(b"half")
+    os.utime(stale, (0, 0))
+    fresh = library.root / ".upload-live.part"  # another upload, being written now
+    fresh.write_bytes(b"half")
+    library.add("a.txt", TEXT)
+    assert listing(library.root) == [".upload-live.part", "a.txt"]
+    assert [d.name for d in library.documents()] == ["a.txt"]  # hidden: never a document
