@@ -238,6 +238,26 @@ def test_build_busy_is_409(client, engine) -> None:  # type: ignore[no-untyped-d
     assert r.status_code == 409 and "another build" in r.json()["error"]
 
 
+def test_questions_are_answered_from_the_old_index_while_a_build_runs(client, engine) -> None:  # type: ignore[no-untyped-def]
+    """A question that finds the corpus changed while another build holds the lock is answered
+    at once from the index in memory, not after that build."""
+    from qa.store import IndexStore
+
+    generation = client.post("/v1/ask", json={"question": HEADLINE}).json()["generation"]
+    (engine.settings.corpus_dir / "late.txt").write_text("迟到的文章。\n", encoding="utf-8")
+    try:
+        with IndexStore(engine.settings).lock():  # as another process's build would
+            started = time.monotonic()
+            a = client.post("/v1/ask", json={"question": HEADLINE}).json()
+            assert time.monotonic() - started < 30
+        assert a["found"] and a["generation"] == generation
+        after = client.post("/v1/ask", json={"question": HEADLINE}).json()
+        assert after["generation"] != generation, "once the lock is free the change is built"
+    finally:
+        (engine.settings.corpus_dir / "late.txt").unlink()
+        client.post("/v1/build")
+
+
 # -- the token ---------------------------------------------------------------------------------
 
 

@@ -274,12 +274,15 @@ def test_rebuild_button_shows_progress_and_chat_keeps_working(  # type: ignore[n
         paras = article.split("\n\n")
         (server_root / "corpus" / f"copy-{k}.txt").write_text(
             "\n\n".join(f"副本{k}第{i}段：{x}" for i, x in enumerate(paras)), encoding="utf-8")
+    serving = (server_root / "index" / "CURRENT").read_text(encoding="utf-8")
     page.get_by_role("tab", name="知识库").click()
     page.get_by_role("button", name="重建索引").click()
     progress = page.get_by_text(re.compile(r"embedding|chunking|reading corpus")).first
     expect(progress).to_be_visible(timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "browser-rebuild-progress.png"), full_page=True)
     ask(page, "ChatGPT每天的运行成本是多少?", "字符")  # the chat answers during the rebuild
+    assert (server_root / "index" / "CURRENT").read_text(encoding="utf-8") == serving, \
+        "answered from the old index, before the rebuild was published"
     page.get_by_role("tab", name="知识库").click()
     expect(page.locator("#kb-status")).to_contain_text("3 added", timeout=300_000)
     expect(page.locator("#kb-status")).to_contain_text("索引已重建")
