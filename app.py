@@ -121,7 +121,7 @@ def make_app(engine: QA | None = None) -> gr.Blocks:
 
     with gr.Blocks(title="qa · 文章问答") as demo:
         gr.Markdown("# 文章问答\n基于语料库的引用式问答：答案都是语料中的原句，并标明出处"
-                    "（文件 · 段落 · 字符位置）。")
+                    "（文件 · 段落 · 字符位置）。REST API 见 [/docs](/docs)。")
         with gr.Tabs():
             with gr.Tab("对话", id="chat"):
                 examples = _chat_tab(engine)
