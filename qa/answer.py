@@ -56,12 +56,15 @@ class Answer:
     #: where ``text`` sits: (source, start, end), or None when nothing was found
     span: tuple[str, int, int] | None = None
     generation: str = ""
-    short: str | None = None  # the short answer inside ``text`` ("10亿美元"), if any
-    short_span: tuple[str, int, int] | None = None  # where ``short`` sits: (source, start, end)
+    #: the phrase inside ``text`` that answers (a date, amount, name, …), or None when unsure
+    short: str | None = None
+    #: where ``short`` sits: (source, start, end), the same offsets as ``span``
+    short_span: tuple[str, int, int] | None = None
 
     def to_json(self) -> dict[str, object]:
         d = asdict(self)
         d["span"] = list(self.span) if self.span else None
+        d["short_span"] = list(self.short_span) if self.short_span else None
         return d
 
 

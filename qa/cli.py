@@ -199,8 +199,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--details", action="store_true", help="print every miss")
     e.set_defaults(func=cmd_eval)
 
-    s = sub.add_parser("serve", help="serve the app: chat, knowledge base, REST API "
-                                     "(same as python app.py)")
+    s = sub.add_parser("serve", help="serve the Gradio chat (same as python app.py)")
     s.set_defaults(func=cmd_serve)
     return p
 
