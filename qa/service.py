@@ -26,7 +26,7 @@ from .config import Settings, cos_range
 from .corpus import file_hashes, stat_signature
 from .embedding import Embedder
 from .followup import in_context, search_context
-from .generations import IndexStore
+from .generations import BuildBusy, IndexStore
 from .glossary import CORPUS_GLOSSARY, Glossary
 from .index import Index, IndexProblem, spot_check
 from .retrieve import Hit, Query, Weights, make_query, search
@@ -73,6 +73,8 @@ class QA:
         self._signature: dict[str, tuple[int, int]] | None = None
         self._lock = threading.RLock()  # guards _index and _signature
         self._loading = threading.Lock()  # one thread loads or rebuilds at a time
+        #: the corpus changed while another build held the lock: build at the next question
+        self._stale = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -88,8 +90,14 @@ class QA:
         with self._lock:
             self._index = index
             self._signature = signature if index.generation == report.generation else None
+            self._stale = False
         log.info("serving index generation %s (%d chunks)", index.generation, len(index))
         return report
+
+    @property
+    def serving(self) -> Index | None:
+        """The index in memory as it is (no checks, no rebuild); None before the first load."""
+        return self._index
 
     @property
     def index(self) -> Index:
@@ -105,11 +113,17 @@ class QA:
         current = self._index
         if current is None or self.store.current_name() != current.generation:
             current = self._load_or_build(current)
-        if self._corpus_changed(current):
-            log.warning("corpus in %s changed since the index was built: rebuilding",
-                        self.settings.corpus_dir)
+        if self._stale or self._corpus_changed(current):
+            if not self._stale:
+                log.warning("corpus in %s changed since the index was built: rebuilding",
+                            self.settings.corpus_dir)
             try:
-                self.build()
+                self.build(wait=False)
+            except BuildBusy:  # answer from the index in memory; try again next question
+                if not self._stale:
+                    log.info("another build is running: answering from %s meanwhile",
+                             current.generation)
+                self._stale = True
             except CorpusEmpty as exc:
                 log.error("%s", exc)
             current = self._index or current

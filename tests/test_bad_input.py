@@ -114,9 +114,9 @@ XSS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<IMG SRC=x>
 
 
 def rendered_tags(markdown: str) -> list[str]:
-    """HTML tags left in the output other than the <strong> the renderer adds itself."""
+    """HTML tags left in the output other than the <strong> and <mark> the renderer adds."""
     return [t for t in re.findall(r"<\s*/?\s*[a-zA-Z!][^>]*>?", markdown)
-            if t not in ("<strong>", "</strong>")]
+            if t not in ("<strong>", "</strong>", "<mark>", "</mark>")]
 
 
 @pytest.mark.parametrize("found", [True, False])
@@ -132,7 +132,8 @@ def test_render_escapes_html_and_markdown(found: bool) -> None:
     assert "](javascript:" not in out and "![p](" not in out
     assert "&lt;script" in out and "&lt;img" in out
     if found:
-        assert out.count("<strong>") == out.count("</strong>") == 2
+        assert out.count("<strong>") == out.count("</strong>") == 1  # the answer sentence
+        assert out.count("<mark>") == out.count("</mark>") == 1  # ... inside its passage
 
 
 def visible(markdown: str) -> str:

@@ -1,7 +1,9 @@
-"""The chat in a real browser: app.py runs as a server process over a temp copy of the corpus
-plus a file carrying XSS payloads; Debian's chromium (headless, through Playwright) asks
-questions, reads the answers and citations, checks that no payload ran, and rebuilds the index
-from the page. Screenshots go to tests/artifacts/ (git-ignored).
+"""The app in a real browser: app.py runs as a server process over a temp copy of the corpus
+plus a file carrying XSS payloads, with a small QA_MAX_FILE_BYTES; Debian's chromium (headless,
+through Playwright) asks questions, reads the answer and opens its collapsed sources, checks
+that no payload ran, uploads an article in the knowledge-base tab (and sees hostile uploads
+refused by name), rebuilds, and asks about it. Screenshots go to tests/artifacts/
+(git-ignored).
 """
 
 from __future__ import annotations
@@ -23,8 +25,12 @@ from qa.config import PROJECT_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-background-networking",
+                 "--disable-gpu", "--disable-component-update", "--disable-sync", "--no-first-run"]
+MAX_FILE_BYTES = 20_000  # the server's QA_MAX_FILE_BYTES: the article (7.9 KB) fits
+NEW_ARTICLE = ("蓝鲸天文台\n\n蓝鲸天文台建于2035年,位于青海冷湖,首任台长名叫王五。"
+               "天文台的主镜口径为六米,每年开放观测三百个夜晚。\n")
+NEW_QUESTION = "蓝鲸天文台的首任台长叫什么?"
 XSS = ("星辰实验室的安全报告指出，攻击者曾在留言板里写入<script>window.__xss=1</script>这样的脚本代码。"
        "报告还发现了<img src=x onerror=\"window.__xss=2\">形式的图片注入，实验室在2024年修复了这些漏洞。\n")
 XSS_QUESTION = "星辰实验室的安全报告发现了哪些注入?"
@@ -58,8 +64,10 @@ def server(server_root: Path) -> Iterator[str]:
     (root / "corpus" / "xss.txt").write_text(XSS, encoding="utf-8")
     port = free_port()
     env = dict(os.environ, GRADIO_SERVER_PORT=str(port), QA_CORPUS_DIR=str(root / "corpus"),
-               QA_INDEX_DIR=str(root / "index"), GRADIO_ANALYTICS_ENABLED="False")
+               QA_INDEX_DIR=str(root / "index"), GRADIO_ANALYTICS_ENABLED="False",
+               QA_MAX_FILE_BYTES=str(MAX_FILE_BYTES))
     env.pop("GRADIO_SERVER_NAME", None)  # the default bind, 127.0.0.1, is what is tested
+    env.pop("QA_API_TOKEN", None)
     log = (root / "server.log").open("w")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -112,50 +120,149 @@ def page(server: str):  # type: ignore[no-untyped-def]
 
 
 def ask(page, question: str, expect_text: str) -> None:  # type: ignore[no-untyped-def]
-    """Type ``question``, press Enter, and wait for a *new* bot reply containing the text."""
+    """Type ``question``, press Enter, and wait for the *new* reply (the answer and its
+    sources: two bot messages) whose answer contains the text."""
     from playwright.sync_api import expect
 
+    page.get_by_role("tab", name="对话").click()
     replies = page.locator("[data-testid='bot']")
     before = replies.count()
     box = page.get_by_placeholder("输入问题，按回车发送")
     box.fill(question)
     box.press("Enter")
-    expect(replies).to_have_count(before + 1, timeout=120_000)
-    expect(replies.last).to_contain_text(expect_text, timeout=120_000)
+    expect(replies).to_have_count(before + 2, timeout=120_000)
+    expect(replies.nth(before)).to_contain_text(expect_text, timeout=120_000)
+
+
+def open_sources(page):  # type: ignore[no-untyped-def]
+    """Expand the last reply's collapsed sources; returns that message."""
+    from playwright.sync_api import expect
+
+    sources = page.locator("[data-testid='bot']").last
+    title = sources.locator(".title")
+    expect(title).to_contain_text(re.compile("出处|最接近的段落"))
+    assert sources.get_by_text(re.compile(r"^\[1\] ")).count() == 0, "collapsed at first"
+    title.click()
+    expect(sources.get_by_text(re.compile(r"^\[1\] ")).first).to_be_visible()
+    page.wait_for_timeout(800)  # let the accordion finish opening before a screenshot
+    return sources
 
 
 def snapshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    """Screenshot with the latest reply scrolled to its top, so the answer shows first."""
-    page.locator("[data-testid='bot']").last.evaluate(
-        "el => el.scrollIntoView({block: 'start'})")
+    """Screenshot with the latest answer scrolled to its top, so the answer shows first."""
+    page.locator("[data-testid='bot']").nth(-2).evaluate(
+        """el => { el.scrollIntoView({block: 'start'});
+                   let box = el.parentElement;  // the chat's own scroller: clear its label
+                   while (box && box.scrollHeight <= box.clientHeight) box = box.parentElement;
+                   if (box) box.scrollTop -= 48; }""")
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
-def test_question_gets_an_answer_with_citations(page) -> None:  # type: ignore[no-untyped-def]
+def test_question_gets_an_answer_with_collapsed_sources(page) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     ask(page, "微软第一次向OpenAI投资了多少钱?", "10亿美元")
-    bot = page.locator("[data-testid='bot']").last
-    expect(bot.get_by_text("10亿美元").first).to_be_visible()
-    expect(bot.get_by_text(re.compile(r"字符 \d+–\d+")).first).to_be_visible()
-    expect(bot).to_contain_text("microsoft-openai.txt")
-    text = bot.inner_text()
-    assert text.index("答案") < text.index("出处") < text.index("字符")  # the answer comes first
+    answer = page.locator("[data-testid='bot']").nth(-2)
+    expect(answer.locator("strong").first).to_contain_text("10亿美元")  # the sentence, bold
+    expect(answer).to_contain_text(re.compile(r"microsoft-openai\.txt · 第3段 · 字符 \d+–\d+"))
     snapshot(page, "browser-answer.png")
+    sources = open_sources(page)
+    expect(sources).to_contain_text(re.compile(r"\[1\] microsoft-openai\.txt · 第\d+段 · "
+                                               r"字符 \d+–\d+ · 分数 \d\.\d+"))
+    expect(sources.locator("mark").first).to_contain_text("10亿美元")  # the sentence, marked
+    snapshot(page, "browser-answer-sources.png")
+
+
+def test_refusal_is_plain_with_the_closest_passages_collapsed(page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    ask(page, "苹果公司的总部在哪里?", "未找到可靠答案")
+    answer = page.locator("[data-testid='bot']").nth(-2)
+    assert answer.locator("strong").count() == 0, "a refusal is plain text"
+    sources = open_sources(page)
+    expect(sources.locator(".title")).to_contain_text("最接近的段落")
+    assert sources.locator("mark").count() == 0
+    snapshot(page, "browser-refusal.png")
+
+
+def test_example_prompts_come_from_the_corpus(page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="对话").click()
+    example = page.get_by_text("《微软与OpenAI合作的思考与启示》讲了什么?")
+    replies = page.locator("[data-testid='bot']")
+    before = replies.count()
+    example.click()
+    expect(replies).to_have_count(before + 2, timeout=120_000)
+    expect(replies.nth(before)).to_contain_text("microsoft-openai.txt")
 
 
 def test_payloads_in_the_corpus_stay_text(page) -> None:  # type: ignore[no-untyped-def]
+    ask(page, XSS_QUESTION, "星辰实验室")
+    sources = open_sources(page)
     from playwright.sync_api import expect
 
-    ask(page, XSS_QUESTION, "星辰实验室")
-    bot = page.locator("[data-testid='bot']").last
-    expect(bot).to_contain_text("xss.txt")
-    expect(bot).to_contain_text("window.__xss=1")  # shown as text, not run
+    expect(sources).to_contain_text("xss.txt")
+    expect(sources).to_contain_text("window.__xss=1")  # shown as text, not run
     page.wait_for_timeout(1000)  # give an injected onerror handler the time to fire
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.dialogs == []
-    assert bot.locator("script, img[src='x'], img[onerror]").count() == 0
+    bots = page.locator("[data-testid='bot']")
+    assert bots.locator("script, img[src='x'], img[onerror]").count() == 0
     snapshot(page, "browser-xss.png")
+
+
+def corpus_state(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (root / "corpus").iterdir()}
+
+
+def test_upload_rebuild_and_ask_in_the_knowledge_base(  # type: ignore[no-untyped-def]
+        page, server_root: Path) -> None:
+    from playwright.sync_api import expect
+
+    before = corpus_state(server_root)
+    page.get_by_role("tab", name="知识库").click()
+    table = page.locator("#kb-table")
+    expect(table).to_contain_text("microsoft-openai.txt")
+    page.locator("#kb-upload input[type=file]").set_input_files([
+        {"name": "../../etc/x.txt", "mimeType": "text/plain", "buffer": NEW_ARTICLE.encode()},
+        {"name": "big.txt", "mimeType": "text/plain", "buffer": b"a" * (MAX_FILE_BYTES + 1)},
+        {"name": "binary.txt", "mimeType": "text/plain", "buffer": b"\x00\x01\x02\x03" * 64},
+    ])
+    page.get_by_role("button", name="添加到知识库").click()
+    status = page.locator("#kb-status")
+    expect(status).to_contain_text("已拒绝 ../../etc/x.txt", timeout=60_000)
+    expect(status).to_contain_text("已拒绝 big.txt")
+    expect(status).to_contain_text("已拒绝 binary.txt")
+    expect(status).to_contain_text("a path, not a file name")
+    expect(status).to_contain_text("byte limit")
+    expect(status).to_contain_text("binary data")
+    assert corpus_state(server_root) == before, "refused uploads left the corpus unchanged"
+    assert not (server_root.parent / "etc").exists() and not Path("/etc/x.txt").exists()
+
+    page.locator("#kb-upload input[type=file]").set_input_files([
+        {"name": "blue-whale.txt", "mimeType": "text/plain", "buffer": NEW_ARTICLE.encode()}])
+    page.get_by_role("button", name="添加到知识库").click()
+    expect(status).to_contain_text("已添加 blue-whale.txt", timeout=60_000)
+    expect(table).to_contain_text("blue-whale.txt")
+    expect(table).to_contain_text("新文件 · 待重建")  # the only file not in the index yet
+    assert set(corpus_state(server_root)) == set(before) | {"blue-whale.txt"}
+
+    page.get_by_role("button", name="重建索引").click()
+    expect(status).to_contain_text("索引已重建", timeout=300_000)
+    expect(status).to_contain_text("1 added")
+    expect(table).to_contain_text("blue-whale.txt")
+    expect(table).not_to_contain_text("待重建")  # every file is in the index now
+    page.screenshot(path=str(ARTIFACTS / "browser-knowledge-base.png"), full_page=True)
+
+    ask(page, NEW_QUESTION, "王五")
+    answer = page.locator("[data-testid='bot']").nth(-2)
+    from playwright.sync_api import expect as expect_
+
+    expect_(answer).to_contain_text(re.compile(r"blue-whale\.txt · 第2段 · 字符 \d+–\d+"))
+    sources = open_sources(page)
+    expect_(sources).to_contain_text("[1] blue-whale.txt")
+    snapshot(page, "browser-new-article.png")
 
 
 def test_rebuild_button_shows_progress_and_chat_keeps_working(  # type: ignore[no-untyped-def]
@@ -167,12 +274,17 @@ def test_rebuild_button_shows_progress_and_chat_keeps_working(  # type: ignore[n
         paras = article.split("\n\n")
         (server_root / "corpus" / f"copy-{k}.txt").write_text(
             "\n\n".join(f"副本{k}第{i}段：{x}" for i, x in enumerate(paras)), encoding="utf-8")
+    serving = (server_root / "index" / "CURRENT").read_text(encoding="utf-8")
+    page.get_by_role("tab", name="知识库").click()
     page.get_by_role("button", name="重建索引").click()
     progress = page.get_by_text(re.compile(r"embedding|chunking|reading corpus")).first
     expect(progress).to_be_visible(timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "browser-rebuild-progress.png"), full_page=True)
     ask(page, "ChatGPT每天的运行成本是多少?", "字符")  # the chat answers during the rebuild
-    expect(page.get_by_text("索引已重建")).to_be_visible(timeout=300_000)
-    expect(page.get_by_text(re.compile(r"3 added"))).to_be_visible()
+    assert (server_root / "index" / "CURRENT").read_text(encoding="utf-8") == serving, \
+        "answered from the old index, before the rebuild was published"
+    page.get_by_role("tab", name="知识库").click()
+    expect(page.locator("#kb-status")).to_contain_text("3 added", timeout=300_000)
+    expect(page.locator("#kb-status")).to_contain_text("索引已重建")
     page.screenshot(path=str(ARTIFACTS / "browser-rebuild.png"), full_page=True)
     assert page.dialogs == []
