@@ -112,7 +112,7 @@ def make_app(engine: QA | None = None) -> gr.Blocks:
 
     def examples_update() -> gr.Dataset:  # from the index in memory: never a rebuild here
         index = engine.serving or engine.index
-        return gr.Dataset(samples=[[q] for q in example_questions(index.chunks)])
+        return gr.Dataset(samples=[[q] for q in example_questions(index.records())])
 
     def page_state() -> tuple[Any, ...]:
         names = library.names()
@@ -140,7 +140,7 @@ def _chat_tab(engine: QA) -> gr.Dataset:
     box = gr.Textbox(placeholder="输入问题，按回车发送", label="问题", lines=1,
                      max_length=engine.settings.max_question_chars + 1000, autofocus=True)
     examples = gr.Dataset(components=[box], samples=[[q] for q in
-                                                     example_questions(engine.index.chunks)],
+                                                     example_questions(engine.index.records())],
                           label="示例问题（来自语料的标题）", type="values")
     clear = gr.Button("清空对话", size="sm")
 

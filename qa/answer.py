@@ -153,21 +153,21 @@ class Answerer:
         if answer.found:
             source = best.hit.chunk.source
             answer.text, answer.span = best.text, (source, *best.span)
-            short = self.short(question, best)
+            short = self.short(question, best, self.rankers.short_margin)
             if short is not None:
                 c = best.hit.chunk
                 answer.short = c.text[short[0] - c.start : short[1] - c.start]
                 answer.short_span = (source, *short)
         return answer
 
-    def short(self, question: str, best: Candidate) -> tuple[int, int] | None:
+    def short(self, question: str, best: Candidate, floor: float) -> tuple[int, int] | None:
         """The short answer's absolute (start, end) in ``best``: the reader's span when its
-        margin clears ``short_margin``; without a reader, the first phrase of the kind the
-        question asks for (a date, amount, count, name), if any."""
+        margin reaches ``floor``; without a reader, the first phrase of the kind the question
+        asks for (a date, amount, count, name), if any."""
         if self.reader is None:
             span = typed_span(expected_type(question), best.text)
             return (best.span[0] + span[0], best.span[0] + span[1]) if span else None
-        if best.scores.get("margin", -math.inf) < self.rankers.short_margin:
+        if best.scores.get("margin", -math.inf) < floor:
             return None
         s, e = int(best.scores["short_start"]), int(best.scores["short_end"])
         return (s, e) if e > s else None

@@ -250,10 +250,13 @@ def pick_threshold(answerable: list[float], unanswerable: list[float]) -> float:
     return max(grid, key=lambda t: (round(slack(t), 6), -abs(t - 0.5)))
 
 
-def _short(case: Case, c: Candidate) -> tuple[float, str]:
+def _short(case: Case, c: Candidate, floor: float = -math.inf) -> tuple[float, str | None]:
+    """The reader's margin in ``c`` and the short answer ``qa.answer`` would give (at
+    ``floor``; without a reader: by answer type)."""
+    span = case.context[0].answerer.short(case.text, c, floor)
     chunk = c.hit.chunk
-    s, e = int(c.scores.get("short_start", 0)), int(c.scores.get("short_end", 0))
-    return c.scores.get("margin", -20.0), chunk.text[s - chunk.start : e - chunk.start]
+    phrase = chunk.text[span[0] - chunk.start : span[1] - chunk.start] if span else None
+    return c.scores.get("margin", 0.0), phrase
 
 
 def pick_short_margin(pairs: list[tuple[float, float]]) -> float:
@@ -279,10 +282,9 @@ def score(cases: list[Case], r: Rankers, fitter: Fitter) -> dict[str, float]:
         out["found"] += found / n
         if found and best is not None:
             out["sentence"] += k.holds(best) / n
-            margin, phrase = _short(k, best)
-            if margin >= r.short_margin:
-                out["em"] += cmrc_em(phrase, k.gold) / n
-                out["f1"] += cmrc_f1(phrase, k.gold) / n
+            _, phrase = _short(k, best, r.short_margin)
+            out["em"] += cmrc_em(phrase, k.gold) / n
+            out["f1"] += cmrc_f1(phrase, k.gold) / n
     return {key: round(v, 4) for key, v in out.items()}
 
 
