@@ -149,6 +149,14 @@ class Settings:
     embed_backend: str = "onnx"
     #: Where ONNX exports of models are kept (shared by every index; safe to delete).
     model_cache: Path = field(default_factory=_default_model_cache)
+    #: Where the index lives: "embedded" (FAISS + BM25 files under ``index_dir``),
+    #: "milvus://host:19530" (any Milvus; ``https://`` for TLS) or "milvus-lite:PATH.db" (an
+    #: embedded Milvus Lite, one process at a time): ``qa.backends.open_backend``.
+    store: str = "embedded"
+    #: The Milvus token ("user:password" or an API key); never shown in messages.
+    milvus_token: str = field(default="", repr=False)
+    #: Names of the Milvus collections and aliases (``{prefix}_chunks`` …): one per corpus.
+    milvus_prefix: str = "qa"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -173,6 +181,9 @@ class Settings:
             embed_quantize=os.environ.get("QA_EMBED_QUANTIZE", "").strip() or d.embed_quantize,
             embed_backend=os.environ.get("QA_EMBED_BACKEND", "").strip() or d.embed_backend,
             model_cache=_env_path("QA_MODEL_CACHE", d.model_cache),
+            store=os.environ.get("QA_STORE", "").strip() or d.store,
+            milvus_token=os.environ.get("QA_MILVUS_TOKEN", "").strip(),
+            milvus_prefix=os.environ.get("QA_MILVUS_PREFIX", "").strip() or d.milvus_prefix,
         )
 
     def with_(self, **changes: object) -> Settings:
