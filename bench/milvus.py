@@ -30,7 +30,7 @@ from qa.service import QA
 from qa.squad import choose, load_squad, write_corpus
 from qa.squad_eval import Outcome, run, scores
 
-CMRC = Path(os.environ.get("QA_SHARED_DIR", "/work/shared")) / "datasets" / "cmrc2018_trial.json"
+CMRC = ROOT.parent / "shared" / "datasets" / "cmrc2018_trial.json"
 STORES = ("embedded", "milvus-lite")
 
 

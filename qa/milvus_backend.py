@@ -135,6 +135,7 @@ class MilvusBackend:
                              "starting with a letter")
         self.meta = f"{self.prefix}_meta"
         self.aliases = Collections(f"{self.prefix}_chunks", f"{self.prefix}_sentences")
+        self.loaded: set[str] = set()  # collections this backend has loaded
 
     def describe(self) -> str:
         return f"{self.target.where} (collections {self.prefix}_*)"
@@ -145,6 +146,17 @@ class MilvusBackend:
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return call(self.target.where, fn, *args, **kwargs)
+
+    def ready(self, collection: str) -> bool:
+        """Whether ``collection`` exists; loaded (once per backend) when it does: Milvus Lite
+        opens every collection released."""
+        if collection in self.loaded:
+            return True
+        if not self.call(self.client.has_collection, collection):
+            return False
+        self.call(self.client.load_collection, collection)
+        self.loaded.add(collection)
+        return True
 
     def names(self, which: str) -> Collections:
         return Collections(f"{self.prefix}_chunks_{which}", f"{self.prefix}_sentences_{which}")
@@ -180,7 +192,7 @@ class MilvusBackend:
 
     def ensure_meta(self) -> None:
         client = self.client
-        if self.call(client.has_collection, self.meta):
+        if self.ready(self.meta):
             return
         from pymilvus import DataType, MilvusClient
 
@@ -196,7 +208,7 @@ class MilvusBackend:
         self.call(client.load_collection, self.meta)
 
     def read_head(self, which: str) -> dict[str, Any] | None:
-        if not self.call(self.client.has_collection, self.meta):
+        if not self.ready(self.meta):
             return None
         rows = self.call(self.client.get, self.meta, ids=[f"{which}/head"],
                          output_fields=["id", "body"])
@@ -252,9 +264,8 @@ class MilvusBackend:
         names = self.names(which)
         expected = {names.chunks: manifest["chunks"], names.sentences: manifest["sentences"]}
         for collection, rows in expected.items():
-            if not self.call(self.client.has_collection, collection):
+            if not self.ready(collection):
                 raise IndexCorrupt(f"Milvus at {self.target.where}: {collection} is missing")
-            self.call(self.client.load_collection, collection)
             if self.count(collection) != rows:
                 raise IndexCorrupt(f"Milvus at {self.target.where}: {collection} holds "
                                    f"{self.count(collection)} rows, its manifest {rows}")

@@ -39,6 +39,7 @@ from .milvus_store import (
     SLOTS,
     SOURCE_BYTES,
     Collections,
+    RecordTooLarge,
     check_fits,
     token_text,
 )
@@ -92,7 +93,8 @@ def create_set(backend: MilvusBackend, which: str, dimension: int,
                      consistency_level="Strong")
         # an empty collection's indexes need no waiting (pymilvus polls twice a second)
         backend.call(client.create_index, collection, index, sync=False)
-        backend.call(client.load_collection, collection)
+        backend.loaded.discard(collection)
+        backend.ready(collection)
 
 
 def _cached_vectors(backend: MilvusBackend, sets: Sequence[Collections],
@@ -102,6 +104,8 @@ def _cached_vectors(backend: MilvusBackend, sets: Sequence[Collections],
     for names in sets:
         for collection in (names.chunks, names.sentences):
             wanted = sorted(keys - set(found))
+            if not wanted or not backend.ready(collection):
+                continue
             for at in range(0, len(wanted), BATCH):
                 rows = backend.call(backend.client.query, collection,
                                     filter=f"key in {json.dumps(wanted[at : at + BATCH])}",
@@ -111,12 +115,12 @@ def _cached_vectors(backend: MilvusBackend, sets: Sequence[Collections],
     return found
 
 
-def _rows(chunks: list[Chunk], vectors: np.ndarray, sentence_vectors: np.ndarray,
-          embedder: Embedder) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The chunk rows and sentence rows of ``chunks`` (checked to fit Milvus's fields)."""
+def _rows(chunks: list[Chunk], embedder: Embedder
+          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The chunk rows and sentence rows of ``chunks``, without their vectors yet, checked to
+    fit Milvus's fields (``RecordTooLarge`` before any model time is spent)."""
     chunk_rows, sentence_rows = [], []
-    row = 0
-    for c, vector in zip(chunks, vectors, strict=True):
+    for c in chunks:
         where = f"chunk {c.id} of {c.source} (paragraph {c.paragraph})"
         text = index_text(c)
         check_fits(f"the source name {c.source!r}", c.source, SOURCE_BYTES)
@@ -125,19 +129,22 @@ def _rows(chunks: list[Chunk], vectors: np.ndarray, sentence_vectors: np.ndarray
             "record": check_fits(f"the record of {where}",
                                  json.dumps(c.to_json(), ensure_ascii=False)),
             "words": check_fits(f"the words of {where}", token_text(textmod.words(text))),
-            "bigrams": check_fits(f"the bigrams of {where}", token_text(textmod.bigrams(text))),
-            "vector": vector.tolist()})
+            "bigrams": check_fits(f"the bigrams of {where}", token_text(textmod.bigrams(text)))})
         if len(c.sentences) > SLOTS:
-            raise IndexCorrupt(f"{where} has {len(c.sentences)} sentences; at most {SLOTS}")
+            raise RecordTooLarge(f"{where} has {len(c.sentences)} sentences; at most {SLOTS}")
         for place, sentence in enumerate(_sentence_texts(c)):
             sentence_rows.append({
                 "id": c.id * SLOTS + place, "chunk": c.id, "source": c.source,
                 "key": text_key(embedder.prepare(sentence)),
                 "bigrams": check_fits(f"a sentence of {where}",
-                                      token_text(textmod.bigrams(sentence))),
-                "vector": sentence_vectors[row].tolist()})
-            row += 1
+                                      token_text(textmod.bigrams(sentence)))})
     return chunk_rows, sentence_rows
+
+
+def _with_vectors(rows: list[dict[str, Any]], vectors: np.ndarray) -> list[dict[str, Any]]:
+    for row, vector in zip(rows, vectors, strict=True):
+        row["vector"] = vector.tolist()
+    return rows
 
 
 def _insert(backend: MilvusBackend, collection: str, rows: list[dict[str, Any]],
@@ -188,6 +195,8 @@ def build_milvus(backend: MilvusBackend, embedder: Embedder, progress: Progress 
     with backend.lock(wait=wait, on_wait=lambda: say("waiting for another build", 0, 1)):
         backend.ensure_meta()
         active = backend.active_set()
+        if active:  # a build cut short between the two alias switches: both back to active
+            backend.switch_to(active)
         serving = backend.read_manifest(active) if active else None
         why = "asked for" if full else _usable(serving, backend)
         say("reading corpus", 0, 1)
@@ -221,61 +230,101 @@ def build_milvus(backend: MilvusBackend, embedder: Embedder, progress: Progress 
         return report
 
 
-def _fill(backend: MilvusBackend, target: str, chunks: list[Chunk], files: dict[str, str],
-          embedder: Embedder, report: BuildReport, serving: dict[str, Any] | None,
-          full: bool, say: Progress) -> dict[str, Any]:
-    """Bring set ``target`` to hold exactly ``chunks`` (of ``files``, {source: sha256}); the
-    embedding cache is the served set (when ``serving``) and ``target`` itself. Returns its
-    manifest, without files."""
+@dataclasses.dataclass
+class Plan:
+    """What a build does to set ``target``: keep it (delete ``stale`` sources) or recreate it,
+    and insert ``fresh`` chunks (with their ids in the set)."""
+
+    target: str
+    keep: bool
+    stale: list[str]
+    fresh: list[Chunk]
+    next_id: int
+    kinds: dict[str, str]
+
+
+def _plan(backend: MilvusBackend, target: str, chunks: list[Chunk], files: dict[str, str],
+          embedder: Embedder, full: bool) -> Plan:
+    """Whether set ``target`` can be brought up to date (same settings, dimension, index kinds,
+    collections there) and what to delete and insert; ``files``: {source: sha256}."""
     settings = backend.settings
     names = backend.names(target)
     sentences = sum(len(c.sentences) for c in chunks)
     kinds = {"chunks": "HNSW" if len(chunks) > settings.ann_threshold else "FLAT",
              "sentences": "HNSW" if sentences > settings.ann_threshold else "FLAT"}
     old = None if full else backend.read_manifest(target)
-    keep = old is not None and not _usable(old, backend) \
-        and old.get("dimension") == embedder.dimension and old.get("dense_index") == kinds
-    backend.clear_manifest(target)  # from here on the set's content is unknown
-    held = {s: f["sha256"] for s, f in old["files"].items() if "skipped" not in f} \
-        if keep and old else {}
+    if old is None or _usable(old, backend) or old.get("dimension") != embedder.dimension \
+            or old.get("dense_index") != kinds \
+            or not all(backend.ready(c) for c in (names.chunks, names.sentences)):
+        return Plan(target, False, [], chunks, len(chunks), kinds)
+    held = {s: f["sha256"] for s, f in old["files"].items() if "skipped" not in f}
     stale = sorted(s for s, sha in held.items() if files.get(s) != sha)
     fresh = [c for c in chunks if held.get(c.source) != files[c.source]]
-    next_id = int(old["next_id"]) if keep and old else 0
-    if keep:
-        fresh = [dataclasses.replace(c, id=next_id + i) for i, c in enumerate(fresh)]
-        next_id += len(fresh)
-    else:
-        next_id = len(chunks)
-    texts = [index_text(c) for c in fresh]
-    sentence_texts = [s for c in fresh for s in _sentence_texts(c)]
+    first = int(old["next_id"])
+    fresh = [dataclasses.replace(c, id=first + i) for i, c in enumerate(fresh)]
+    return Plan(target, True, stale, fresh, first + len(fresh), kinds)
+
+
+def _embed(backend: MilvusBackend, plan: Plan, embedder: Embedder, serving: str | None,
+           full: bool, say: Progress) -> tuple[np.ndarray, np.ndarray, int]:
+    """Vectors of the fresh chunks and of their sentences, and how many chunks were embedded
+    (the others' vectors come from the served set ``serving`` or the target, by text hash)."""
+    texts = [index_text(c) for c in plan.fresh]
+    sentence_texts = [s for c in plan.fresh for s in _sentence_texts(c)]
     cache: dict[str, np.ndarray] = {}
     if not full:
-        sets = ([backend.names(serving["set"])] if serving else []) + ([names] if keep else [])
+        sets = [backend.names(s) for s in ([serving] if serving else [])
+                + ([plan.target] if plan.keep else [])]
         keys = {text_key(embedder.prepare(t)) for t in texts + sentence_texts}
         cache = _cached_vectors(backend, sets, keys)
     vectors, embedded = embedder.encode_cached(texts, cache, lambda d, t: say("embedding", d, t))
     sentence_vectors, _ = embedder.encode_cached(
         sentence_texts, cache, lambda d, t: say("embedding sentences", d, t))
-    report.embedded, report.reused = embedded, len(chunks) - embedded
-    say("tokenizing", 0, 1)
-    chunk_rows, sentence_rows = _rows(fresh, vectors, sentence_vectors, embedder)
-    if not keep:
-        create_set(backend, target, embedder.dimension, kinds)
-    _delete_sources(backend, names, stale)
+    return vectors, sentence_vectors, embedded
+
+
+def _write(backend: MilvusBackend, plan: Plan, chunk_rows: list[dict[str, Any]],
+           sentence_rows: list[dict[str, Any]], expected: tuple[int, int], dimension: int,
+           say: Progress) -> None:
+    """Apply ``plan`` to its set, flush, and check it holds ``expected`` chunks and
+    sentences."""
+    names = backend.names(plan.target)
+    if not plan.keep:
+        create_set(backend, plan.target, dimension, plan.kinds)
+    _delete_sources(backend, names, plan.stale)
     total = len(chunk_rows) + len(sentence_rows)
     done = _insert(backend, names.chunks, chunk_rows, say, 0, total)
     _insert(backend, names.sentences, sentence_rows, say, done, total)
-    for collection, expected in ((names.chunks, len(chunks)), (names.sentences, sentences)):
+    for collection, rows in zip((names.chunks, names.sentences), expected, strict=True):
         backend.call(backend.client.flush, collection)
-        if backend.count(collection) != expected:
+        if backend.count(collection) != rows:
             raise IndexCorrupt(f"Milvus at {backend.target.where}: {collection} holds "
                                f"{backend.count(collection)} rows after the build, not "
-                               f"{expected}: not switched to it")
+                               f"{rows}: not switched to it")
+
+
+def _fill(backend: MilvusBackend, target: str, chunks: list[Chunk], files: dict[str, str],
+          embedder: Embedder, report: BuildReport, serving: dict[str, Any] | None,
+          full: bool, say: Progress) -> dict[str, Any]:
+    """Bring set ``target`` to hold exactly ``chunks`` (of ``files``, {source: sha256}),
+    reusing the vectors of the served set (``serving``'s manifest, when usable) and of the
+    target itself. Returns the set's manifest, without files."""
+    plan = _plan(backend, target, chunks, files, embedder, full)
+    say("tokenizing", 0, 1)
+    chunk_rows, sentence_rows = _rows(plan.fresh, embedder)
+    backend.clear_manifest(target)  # from here on the set's content is unknown
+    vectors, sentence_vectors, report.embedded = _embed(
+        backend, plan, embedder, serving["set"] if serving else None, full, say)
+    report.reused = len(chunks) - report.embedded
+    sentences = sum(len(c.sentences) for c in chunks)
+    _write(backend, plan, _with_vectors(chunk_rows, vectors),
+           _with_vectors(sentence_rows, sentence_vectors), (len(chunks), sentences),
+           embedder.dimension, say)
     now = time.time_ns()
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now // 10**9))
-    return {**settings.index_params(), "dimension": embedder.dimension,
-            "ann_threshold": settings.ann_threshold,
+    return {**backend.settings.index_params(), "dimension": embedder.dimension,
+            "ann_threshold": backend.settings.ann_threshold,
             "generation": f"gen-{stamp}-{now % 10**9:09d}-{target}",
             "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "chunks": len(chunks), "sentences": sentences, "set": target, "next_id": next_id,
-            "dense_index": kinds}
+            "chunks": len(chunks), "sentences": sentences, "set": target,
+            "next_id": plan.next_id, "dense_index": plan.kinds}

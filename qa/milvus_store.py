@@ -15,7 +15,7 @@ BM25 runs on the server, over tokens made here exactly as the embedded index mak
 hash. Milvus's ``standard`` analyzer splits on punctuation and lowercases ("gpt-3" would become
 two tokens, "75%" would lose its "%", and on Standalone a CJK word splits into characters); a
 hashed token is one lowercase word to any analyzer, so the same schema ranks the same on Milvus
-Lite, Standalone and Distributed. BM25 uses bm25s's parameters (k1 1.5, b 0.75).
+Lite, Standalone and Distributed. BM25 uses bm25s's parameters (k1 1.5, b 0.75) and scale.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ VARCHAR_BYTES = 65_535
 SOURCE_BYTES = 1_024
 KEY_BYTES = 64
 BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's defaults, as the embedded index
+#: Milvus's BM25 keeps the (k1 + 1) factor of the term weight that bm25s (Lucene's variant)
+#: drops: scores are divided by it, so features built on them read the same in both stores
+BM25_SCALE = 1 + BM25_PARAMS["bm25_k1"]
 #: rows per get / query / insert request
 BATCH = 500
 
@@ -156,7 +159,8 @@ class MilvusStore(Store):
         anns = "bigrams_bm25" if field == "sentences" else f"{field}_bm25"
         hits = self._search(collection, token_text(tokens), anns, n, {"metric_type": "BM25"})
         # Milvus Lite reports BM25 as a distance (-score), Milvus as the score itself
-        scored = sorted(((i, abs(s)) for i, s in hits if s), key=lambda h: (-h[1], h[0]))
+        scored = sorted(((i, abs(s) / BM25_SCALE) for i, s in hits if s),
+                        key=lambda h: (-h[1], h[0]))
         if field == "sentences":
             return [(divmod(i, SLOTS), s) for i, s in scored]
         return scored  # type: ignore[return-value]
