@@ -150,6 +150,23 @@ def test_cmrc_articles_score_as_embedded(tmp_path: Path, milvus_uri: str,
     assert same >= 0.99 * len(questions)
 
 
+def test_hnsw_above_the_ann_threshold(corpus_copy: Path, milvus_uri: str,
+                                      small_embedder) -> None:
+    """Above QA_ANN_THRESHOLD records the dense indexes are HNSW, and on a small corpus they
+    find what exact search finds."""
+    exact = QA(settings_for(corpus_copy, "embedded"), embedder=small_embedder)
+    exact.build()
+    engine = QA(settings_for(corpus_copy, milvus_uri, ann_threshold=5), embedder=small_embedder)
+    engine.build()
+    assert engine.index.manifest["dense_index"] == {"chunks": "HNSW", "sentences": "HNSW"}
+    for question in ("微软第一次向OpenAI投资了多少钱?", "ChatGPT的用户数"):
+        vector = small_embedder.encode_query(question)
+        assert [i for i, _ in engine.index.dense(vector, 5)] == \
+            [i for i, _ in exact.index.dense(vector, 5)]
+        assert [k for k, _ in engine.index.dense_sentences(vector, 10)] == \
+            [k for k, _ in exact.index.dense_sentences(vector, 10)]
+
+
 def sources_of(engine: QA) -> set[str]:
     return {c.source for c in engine.index.records()}
 
