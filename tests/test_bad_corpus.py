@@ -14,8 +14,8 @@ import pytest
 from qa.builder import CorpusEmpty, build_index
 from qa.config import Settings
 from qa.corpus import decode_text, file_hashes, read_corpus
-from qa.service import QA
 from qa.generations import IndexStore
+from qa.service import QA
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ import pytest
 
 import qa
 from qa.builder import CorpusEmpty
-from qa.service import QA
 from qa.generations import POINTER
+from qa.service import QA
 
 pytestmark = pytest.mark.slow
 

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from qa.config import PROJECT_ROOT, Settings
+from qa.generations import POINTER, IndexStore
 from qa.index import (
     CHUNKS,
     DENSE,
@@ -32,7 +33,6 @@ from qa.index import (
     spot_check,
 )
 from qa.service import QA
-from qa.generations import POINTER, IndexStore
 
 pytestmark = pytest.mark.slow
 

@@ -23,10 +23,10 @@ import pytest
 from qa.answer import Answer, make_answer
 from qa.builder import build_index
 from qa.config import PROJECT_ROOT, Settings
+from qa.generations import LOCK, IndexStore
 from qa.index import Index, IndexMismatch
 from qa.retrieve import make_query, search
 from qa.service import QA
-from qa.generations import LOCK, IndexStore
 
 pytestmark = pytest.mark.slow
 
