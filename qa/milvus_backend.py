@@ -114,8 +114,12 @@ def connect(target: Target, token: str) -> Any:
                 f"{target.where} is open in another process (Milvus Lite serves one process "
                 "at a time): stop it, or serve the folder with `milvus-lite server --data-dir "
                 f"{target.lite_path}` and set QA_STORE=milvus://127.0.0.1:19530")
+        # Milvus Lite's server takes pymilvus's keepalive pings (every 10 s, calls or not)
+        # for abuse and says so on stderr ("too_many_pings"): on loopback they are not needed
+        quiet = {"grpc.keepalive_time_ms": 3_600_000, "grpc.keepalive_permit_without_calls": 0}
         try:
-            client = MilvusClient(uri=target.uri, token=token, timeout=TIMEOUT)
+            client = MilvusClient(uri=target.uri, token=token, timeout=TIMEOUT,
+                                  grpc_options=quiet if target.lite_path else {})
         except Exception as exc:  # pymilvus's, grpc's or milvus-lite's: all mean "no server"
             reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             raise StoreUnavailable(f"cannot reach Milvus at {target.where}: {reason}") from None

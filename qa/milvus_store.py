@@ -47,6 +47,8 @@ BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's defaults, as the embed
 BM25_SCALE = 1 + BM25_PARAMS["bm25_k1"]
 #: rows per get / query / insert request
 BATCH = 500
+#: chunks whose vectors (and their sentences') a store keeps after fetching them once
+VECTOR_CACHE = 4_096
 
 T = TypeVar("T")
 
@@ -117,6 +119,9 @@ class MilvusStore(Store):
         self.names = names
         self.manifest = manifest
         self._chunks: dict[int, Chunk] = {}
+        #: vectors fetched from this generation (immutable: safe to keep), by chunk id
+        self._vectors: dict[int, np.ndarray] = {}
+        self._sentence_vectors: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return int(self.manifest.get("chunks", 0))
@@ -187,26 +192,36 @@ class MilvusStore(Store):
                 self._chunks[i] = Chunk.from_json(json.loads(row["record"]))
         return [self._chunks[i] for i in ids]
 
+    def _keep(self, cache: dict[int, np.ndarray], found: dict[int, np.ndarray]) -> None:
+        if len(cache) + len(found) > VECTOR_CACHE:
+            cache.clear()
+        cache.update(found)
+
     def chunk_vectors(self, ids: Sequence[int]) -> np.ndarray:
         if not len(ids):
             return np.zeros((0, self.dimension), dtype=np.float32)
-        rows = self._get(ids, ["vector"])
-        return np.asarray([rows[int(i)]["vector"] for i in ids], dtype=np.float32)
+        wanted = [i for i in ids if i not in self._vectors]
+        found = {i: np.asarray(row["vector"], dtype=np.float32)
+                 for i, row in self._get(wanted, ["vector"]).items()} if wanted else {}
+        out = np.asarray([found[i] if i in found else self._vectors[i] for i in ids],
+                         dtype=np.float32)
+        self._keep(self._vectors, found)
+        return out
 
     def sentence_vectors_of(self, ids: Sequence[int]) -> list[np.ndarray]:
-        by_chunk: dict[int, list[tuple[int, list[float]]]] = {int(i): [] for i in ids}
-        unique = list(by_chunk)
-        for at in range(0, len(unique), BATCH):
-            part = unique[at : at + BATCH]
+        wanted = list(dict.fromkeys(int(i) for i in ids if i not in self._sentence_vectors))
+        by_chunk: dict[int, list[tuple[int, list[float]]]] = {i: [] for i in wanted}
+        for at in range(0, len(wanted), BATCH):
+            part = wanted[at : at + BATCH]
             for row in call(self.where, self.client.query, self.names.sentences,
                             filter=f"chunk in {part}", output_fields=["id", "vector"]):
                 chunk, place = divmod(int(row["id"]), SLOTS)
                 by_chunk[chunk].append((place, row["vector"]))
-        out = []
-        for i in ids:
-            rows = sorted(by_chunk[int(i)], key=lambda r: r[0])
-            out.append(np.asarray([v for _, v in rows], dtype=np.float32).reshape(
-                len(rows), self.dimension))
+        found = {i: np.asarray([v for _, v in sorted(rows, key=lambda r: r[0])],
+                               dtype=np.float32).reshape(len(rows), self.dimension)
+                 for i, rows in by_chunk.items()}
+        out = [found[i] if i in found else self._sentence_vectors[i] for i in map(int, ids)]
+        self._keep(self._sentence_vectors, found)
         return out
 
     def records(self) -> list[Chunk]:
