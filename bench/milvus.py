@@ -4,9 +4,10 @@
 
 For the seed article (its question set, tests/data/questions.jsonl) and ``--articles`` articles
 of the CMRC 2018 trial set (shared/datasets, written as corpus files by ``qa.squad``), each
-store gets a fresh folder and one warm model: a full build (timed), one incremental build
-after editing one file (timed), then every question asked (p50 / p95 latency of ``QA.ask``,
-hit@1 and the answer sentence), and how many answers differ between the two stores.
+store gets a fresh folder and one warm model: a full build (timed), every question asked of
+both stores in turn (p50 / p95 latency of ``QA.ask``, hit@1 and the answer sentence; who goes
+first alternates, so both see the same load), one incremental build after editing one file
+(timed), and how many answers differ between the two stores.
 Targets (not asserted): Milvus Lite builds within 1.5x of embedded, asks within 3x at p50, the
 same hit@1 and sentence within 1 point.
 """
@@ -24,8 +25,9 @@ from typing import Any
 from common import ROOT, footer, header, pct, table, tmpdir
 
 from qa.config import Settings
+from qa.corpus import read_corpus
 from qa.embedding import Embedder
-from qa.evaluate import Result, evaluate, load_questions, score
+from qa.evaluate import Result, load_questions, run_one, score
 from qa.service import QA
 from qa.squad import choose, load_squad, write_corpus
 from qa.squad_eval import Outcome, run, scores
@@ -49,56 +51,80 @@ def _edit_one(corpus: Path) -> None:
                      encoding="utf-8")
 
 
-def _measure(engine: QA, corpus: Path, ask_all: Callable[[QA], list[Any]]) -> dict[str, Any]:
-    started = time.perf_counter()
-    full = engine.build(full=True)
-    build = time.perf_counter() - started
-    engine.refresh()
-    engine.ask("预热")  # loads records and the corpus view once, as a serving process has
-    answers = ask_all(engine)
-    _edit_one(corpus)
-    started = time.perf_counter()
-    incremental = engine.build()
-    return {"build": build, "chunks": full.chunks, "answers": answers,
-            "incremental": time.perf_counter() - started, "embedded": incremental.embedded}
+#: one question asked of one engine: (its Result or Outcome, the answer's text)
+AskOne = Callable[[QA, Any], tuple[Any, str]]
+
+
+def _measure(engines: dict[str, QA], items: list[Any], ask_one: AskOne
+             ) -> dict[str, dict[str, Any]]:
+    """Full build of each engine, then every question asked of both in turn (who goes first
+    alternates, so both see the same load of a shared machine), then one incremental build."""
+    out: dict[str, dict[str, Any]] = {store: {"answers": [], "texts": []} for store in engines}
+    for store, engine in engines.items():
+        started = time.perf_counter()
+        out[store]["chunks"] = engine.build(full=True).chunks
+        out[store]["build"] = time.perf_counter() - started
+        engine.refresh()
+        engine.ask("预热")  # loads records and the corpus view once, as a serving process has
+    for n, item in enumerate(items):
+        for store in list(engines)[:: 1 if n % 2 == 0 else -1]:
+            result, text = ask_one(engines[store], item)
+            out[store]["answers"].append(result)
+            out[store]["texts"].append(text)
+    for store, engine in engines.items():
+        _edit_one(engine.settings.corpus_dir)
+        started = time.perf_counter()
+        out[store]["embedded"] = engine.build().embedded
+        out[store]["incremental"] = time.perf_counter() - started
+    return out
+
+
+def _engines(base: Settings, embedder: Embedder, root: Path, name: str,
+             fill: Callable[[Path], None]) -> dict[str, QA]:
+    """One engine per store, each over its own copy of the corpus ``fill`` writes."""
+    engines = {}
+    for store in STORES:
+        work = root / f"{name}-{store}"
+        fill(work / "corpus")
+        engines[store] = _engine(base.with_(corpus_dir=work / "corpus"), work, store, embedder)
+    return engines
+
+
+def _copy_seed(corpus: Path) -> None:
+    corpus.mkdir(parents=True)
+    for f in (ROOT / "corpus").iterdir():
+        if f.is_file():
+            (corpus / f.name).write_bytes(f.read_bytes())
 
 
 def _seed(base: Settings, embedder: Embedder, root: Path) -> dict[str, dict[str, Any]]:
     rows = load_questions(ROOT / "tests" / "data" / "questions.jsonl")
-    out = {}
-    for store in STORES:
-        work = root / f"seed-{store}"
-        corpus = work / "corpus"
-        corpus.mkdir(parents=True)
-        for f in (ROOT / "corpus").iterdir():
-            if f.is_file():
-                (corpus / f.name).write_bytes(f.read_bytes())
-        engine = _engine(base.with_(corpus_dir=corpus), work, store, embedder)
-        texts: list[str] = []
+    engines = _engines(base, embedder, root, "seed", _copy_seed)
+    texts = {d.source: d.text for d in read_corpus(ROOT / "corpus").documents}
 
-        def ask(q: str, k: int, h: list[str], e: QA = engine, texts: list[str] = texts
-                ) -> Any:
-            answer = e.ask(q, k=k, history=h)
-            texts.append(answer.text)
+    def ask_one(engine: QA, row: dict[str, Any]) -> tuple[Result, str]:
+        said: list[str] = []
+
+        def ask(q: str, k: int, h: list[str]) -> Any:
+            answer = engine.ask(q, k=k, history=h)
+            said.append(answer.text)
             return answer
 
-        out[store] = _measure(engine, corpus, lambda e: evaluate(ask, rows, e.settings))
-        out[store]["texts"] = texts
-    return out
+        return run_one(ask, row, texts), said[0]
+
+    return _measure(engines, rows, ask_one)
 
 
 def _cmrc(base: Settings, embedder: Embedder, root: Path, articles: int
           ) -> dict[str, dict[str, Any]]:
     chosen = choose(load_squad(CMRC), "all", articles)
-    questions = [(q, True) for a in chosen for q in a.questions]
-    out = {}
-    for store in STORES:
-        work = root / f"cmrc-{store}"
-        write_corpus(chosen, work / "corpus")
-        engine = _engine(base.with_(corpus_dir=work / "corpus"), work, store, embedder)
-        out[store] = _measure(engine, work / "corpus",
-                              lambda e: run(lambda q, k, h: e.ask(q, k=k, history=h), questions))
-    return out
+    engines = _engines(base, embedder, root, "cmrc", lambda c: write_corpus(chosen, c))
+
+    def ask_one(engine: QA, question: Any) -> tuple[Outcome, str]:
+        outcome = run(lambda q, k, h: engine.ask(q, k=k, history=h), [(question, True)])[0]
+        return outcome, outcome.answer.text
+
+    return _measure(engines, [q for a in chosen for q in a.questions], ask_one)
 
 
 def _quality(m: dict[str, Any]) -> tuple[float, float, list[float], list[str]]:
@@ -106,8 +132,7 @@ def _quality(m: dict[str, Any]) -> tuple[float, float, list[float], list[str]]:
     answers = m["answers"]
     if answers and isinstance(answers[0], Outcome):
         s = scores(answers)
-        return s["hit@1"], s["sent"], [o.seconds for o in answers], \
-            [o.answer.text for o in answers]
+        return s["hit@1"], s["sent"], [o.seconds for o in answers], m["texts"]
     results: list[Result] = answers
     t = score(results)
     return t.hit1, t.sentence, [r.seconds for r in results], m["texts"]
