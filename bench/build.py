@@ -39,8 +39,8 @@ from qa.builder import BuildReport, build_index
 from qa.config import Settings
 from qa.corpus import read_corpus
 from qa.embedding import Embedder
-from qa.index import index_text
 from qa.generations import IndexStore
+from qa.index import index_text
 
 STAGES = ["reading corpus", "chunking", "embedding", "embedding sentences", "tokenizing",
           "saving"]

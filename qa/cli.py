@@ -75,7 +75,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"qa build: not building: {exc} (run without --no-wait to wait for it)",
               file=sys.stderr)
         return 1
-    except (CorpusEmpty, IndexProblem, OSError) as exc:
+    except (CorpusEmpty, IndexProblem, OSError, ValueError) as exc:  # OSError: StoreUnavailable
         print(f"qa build: {exc}", file=sys.stderr)
         return 1
     print(report.summary())
@@ -99,6 +99,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"qa ask: {exc}", file=sys.stderr)
         return 2
+    except ConnectionError as exc:  # qa.backends.StoreUnavailable: says which store
+        print(f"qa ask: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -135,6 +138,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     except IndexProblem as exc:
         print(f"qa search: {exc} (run `qa build` first)", file=sys.stderr)
         return 1
+    except ConnectionError as exc:  # qa.backends.StoreUnavailable: says which store
+        print(f"qa search: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps([asdict(p) for p in passages], ensure_ascii=False, indent=2))
         return 0
@@ -152,9 +158,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"qa eval: {exc}", file=sys.stderr)
             return 2
+        except ConnectionError as exc:  # qa.backends.StoreUnavailable: says which store
+            print(f"qa eval: {exc}", file=sys.stderr)
+            return 1
     from .evaluate import main as eval_main
 
-    return eval_main(args)
+    try:
+        return eval_main(args)
+    except ConnectionError as exc:  # qa.backends.StoreUnavailable: says which store
+        print(f"qa eval: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_fit(args: argparse.Namespace) -> int:

@@ -156,6 +156,14 @@ class Settings:
     #: Where the app listens (Gradio's own variables, GRADIO_SERVER_NAME / _PORT).
     server_name: str = "127.0.0.1"
     server_port: int = 7860
+    #: Where the index lives: "embedded" (FAISS + BM25 files under ``index_dir``),
+    #: "milvus://host:19530" (any Milvus; ``https://`` for TLS) or "milvus-lite:PATH.db" (an
+    #: embedded Milvus Lite, one process at a time): ``qa.backends.open_backend``.
+    store: str = "embedded"
+    #: The Milvus token ("user:password" or an API key); never shown in messages.
+    milvus_token: str = field(default="", repr=False)
+    #: Names of the Milvus collections and aliases (``{prefix}_chunks`` …): one per corpus.
+    milvus_prefix: str = "qa"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -183,6 +191,9 @@ class Settings:
             api_token=os.environ.get("QA_API_TOKEN", "").strip(),
             server_name=os.environ.get("GRADIO_SERVER_NAME", "").strip() or d.server_name,
             server_port=_env_int("GRADIO_SERVER_PORT", d.server_port),
+            store=os.environ.get("QA_STORE", "").strip() or d.store,
+            milvus_token=os.environ.get("QA_MILVUS_TOKEN", "").strip(),
+            milvus_prefix=os.environ.get("QA_MILVUS_PREFIX", "").strip() or d.milvus_prefix,
         )
 
     def with_(self, **changes: object) -> Settings:

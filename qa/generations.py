@@ -29,6 +29,27 @@ class BuildBusy(RuntimeError):
     """Another build holds the lock and the caller chose not to wait."""
 
 
+@contextmanager
+def hold_lock(path: Path, wait: bool = True,
+              on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an ``flock`` on ``path`` (created with its folder); wait for it, or raise
+    ``BuildBusy`` when ``wait`` is False and another process or thread holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                raise BuildBusy(f"another build holds {path}") from None
+            if on_wait:
+                on_wait()
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 class IndexStore:
     """Generations of the index under one folder."""
 
@@ -71,20 +92,8 @@ class IndexStore:
     def lock(self, wait: bool = True,
              on_wait: Callable[[], None] | None = None) -> Iterator[None]:
         """Hold the build lock; wait for it, or raise ``BuildBusy`` when ``wait`` is False."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / LOCK).open("a+") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if not wait:
-                    raise BuildBusy(f"another build holds {self.root / LOCK}") from None
-                if on_wait:
-                    on_wait()
-                fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        with hold_lock(self.root / LOCK, wait, on_wait):
+            yield
 
     def new_folder(self) -> Path:
         """A fresh folder for a generation being built (call with the lock held)."""

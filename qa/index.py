@@ -306,31 +306,34 @@ def _read_records(folder: Path) -> tuple[list[Chunk], list[list[str]], list[list
     return chunks, words, bigrams
 
 
-def spot_check(index: Index, encode: Callable[[Sequence[str]], np.ndarray],
+def spot_check(index: Store, encode: Callable[[Sequence[str]], np.ndarray],
                samples: int = 4, min_cosine: float = 0.98) -> None:
     """Re-embed a few chunks and sentences and compare them with the stored vectors, catching
     what no checksum can see (vectors that do not belong to their chunk records, or that
     another model made under the same name): ``IndexMismatch`` for a dimension change,
-    ``IndexCorrupt`` when a vector is off."""
-    n = len(index.chunks)
+    ``IndexCorrupt`` when a vector is off. Works on any store, through the seam."""
+    records = index.records()
+    n = len(records)
     if not n:
         return
-    picks = sorted({round(i * (n - 1) / max(1, samples - 1)) for i in range(samples)})
-    texts = [index_text(index.chunks[i]) for i in picks]
-    stored = [index.vectors[i] for i in picks]
-    for i in picks[:2]:
-        c = index.chunks[i]
-        if c.sentences:
-            s, e = c.sentences[-1]
-            texts.append(c.text[s - c.start : e - c.start])
-            stored.append(index.sentence_vectors[int(index.sentence_row[i]) + len(c.sentences) - 1])
+    chosen = [records[i] for i in sorted({round(i * (n - 1) / max(1, samples - 1))
+                                          for i in range(samples)})]
+    texts = [index_text(c) for c in chosen]
+    stored = list(index.chunk_vectors([c.id for c in chosen]))
+    spoken = [c for c in chosen[:2] if c.sentences]
+    for c, vectors in zip(spoken, index.sentence_vectors_of([c.id for c in spoken]),
+                          strict=True):
+        s, e = c.sentences[-1]
+        texts.append(c.text[s - c.start : e - c.start])
+        stored.append(vectors[len(c.sentences) - 1])
     fresh = encode(texts)
-    if fresh.shape[1] != index.vectors.shape[1]:
+    held = np.asarray(stored)
+    if fresh.shape[1] != held.shape[1]:
         raise IndexMismatch(f"the model makes {fresh.shape[1]}-dimensional vectors, the index "
-                            f"holds {index.vectors.shape[1]}: rebuild needed")
-    cosines = np.sum(fresh * np.asarray(stored), axis=1)
+                            f"holds {held.shape[1]}: rebuild needed")
+    cosines = np.sum(fresh * held, axis=1)
     if float(cosines.min()) < min_cosine:
-        where = index.path or "the index"
+        where = getattr(index, "path", None) or "the index"
         raise IndexCorrupt(f"{where}: stored vectors do not match their chunks as the model "
                            f"embeds them now (cosine {float(cosines.min()):.3f}): built by "
                            "another model, or records and vectors mixed up")

@@ -4,7 +4,7 @@ It loads the index lazily once and keeps it in memory. Before each question it c
 whether the index is still the right one: another process may have published a new generation
 (``CURRENT`` moved: reload it), or the corpus may have changed since the build (file sizes or
 times moved and the content hashes differ from the manifest: rebuild, and log it). A missing,
-corrupt or mismatched index is rebuilt too. Each answer is computed from one ``Index`` object,
+corrupt or mismatched index is rebuilt too. Each answer is computed from one ``Store`` object,
 so a rebuild running alongside never mixes generations into one answer.
 """
 
@@ -20,16 +20,18 @@ from typing import Any
 from . import rankers as rankersmod
 from . import text as textmod
 from .answer import Answer, Answerer, Passage, make_passages
+from .backends import open_backend
 from .bilingual import bridge
-from .builder import BuildReport, CorpusEmpty, Progress, build_index
+from .builder import BuildReport, CorpusEmpty, Progress
 from .config import Settings, cos_range
 from .corpus import file_hashes, stat_signature
 from .embedding import Embedder
 from .followup import in_context, search_context
-from .generations import BuildBusy, IndexStore
+from .generations import BuildBusy
 from .glossary import CORPUS_GLOSSARY, Glossary
-from .index import Index, IndexProblem, spot_check
+from .index import IndexProblem, spot_check
 from .retrieve import Hit, Query, Weights, make_query, search
+from .store import Store
 
 log = logging.getLogger("qa")
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -66,10 +68,10 @@ class QA:
         self.settings = settings or Settings.from_env()
         self.weights = weights
         self.embedder = embedder or Embedder(self.settings)
-        self.store = IndexStore(self.settings)
+        self.store = open_backend(self.settings)  # where the index lives (QA_STORE)
         self._knowledge: tuple[tuple[int, ...], Answerer] | None = None
         self._reader: Any = None
-        self._index: Index | None = None
+        self._index: Store | None = None
         self._signature: dict[str, tuple[int, int]] | None = None
         self._lock = threading.RLock()  # guards _index and _signature
         self._loading = threading.Lock()  # one thread loads or rebuilds at a time
@@ -84,7 +86,7 @@ class QA:
         questions asked meanwhile are answered from the index already in memory, and the new
         one is swapped in once it is published and loaded."""
         signature = stat_signature(self.settings.corpus_dir)
-        report = build_index(self.settings, self.embedder, progress, wait=wait, full=full)
+        report = self.store.build(self.embedder, progress, wait=wait, full=full)
         log.info("index built: %s", report.summary().replace("\n", "; "))
         index = self.store.load()
         with self._lock:
@@ -95,16 +97,16 @@ class QA:
         return report
 
     @property
-    def serving(self) -> Index | None:
+    def serving(self) -> Store | None:
         """The index in memory as it is (no checks, no rebuild); None before the first load."""
         return self._index
 
     @property
-    def index(self) -> Index:
+    def index(self) -> Store:
         """The current index, loaded, rebuilt or refreshed as needed."""
         return self.refresh()
 
-    def refresh(self) -> Index:
+    def refresh(self) -> Store:
         """Return the index to answer from, after making sure it is current: cheap when nothing
         moved (one read of ``CURRENT``, a ``stat`` of the corpus files); a generation published
         by another process is loaded, a missing, corrupt or mismatched index is rebuilt (and
@@ -129,7 +131,7 @@ class QA:
             current = self._index or current
         return current
 
-    def _load_or_build(self, serving: Index | None) -> Index:
+    def _load_or_build(self, serving: Store | None) -> Store:
         """Load (and spot-check) the generation ``CURRENT`` names, or make a full build if it
         cannot be used; one thread does the work, and with an index already serving the others
         do not wait for it."""
@@ -161,7 +163,7 @@ class QA:
         finally:
             self._loading.release()
 
-    def _corpus_changed(self, index: Index) -> bool:
+    def _corpus_changed(self, index: Store) -> bool:
         """Whether the corpus differs from what ``index`` was built from (by content hash,
         checked only when a file's size or time moved; each change is reported once)."""
         signature = stat_signature(self.settings.corpus_dir)
@@ -209,7 +211,7 @@ class QA:
         hits = search(index, make_query(self._expand(index, text), None), k, self.weights)
         return make_passages(hits, self.weights, lexical=True)
 
-    def search(self, index: Index, text: str, k: int,
+    def search(self, index: Store, text: str, k: int,
                in_context: str | None = None) -> tuple[Query, list[Hit]]:
         """The prepared query and ranked hits for ``text`` (or for ``in_context``, the question
         with the one before it, counting the new question's words twice)."""
@@ -244,7 +246,7 @@ class QA:
             self._reader = Reader(folder)
         return self._reader
 
-    def _expand(self, index: Index, text: str) -> str:
+    def _expand(self, index: Store, text: str) -> str:
         """``text`` with its glossary terms in Chinese and, for an English question, the corpus
         words its other English words translate (``qa.bilingual``)."""
         expanded = self.answerer.glossary.expand(text)
@@ -253,7 +255,7 @@ class QA:
         extra = [w for w in bridge(index).translate(text) if w not in expanded]
         return f"{expanded} {' '.join(extra)}" if extra else expanded
 
-    def _answer(self, index: Index, text: str, k: int, in_context: str | None = None) -> Answer:
+    def _answer(self, index: Store, text: str, k: int, in_context: str | None = None) -> Answer:
         """Search for ``text`` (see ``search``) and build the answer."""
         query, hits = self.search(index, text, k, in_context)
         return self.answerer.answer(text, index, query, hits, self.weights)

@@ -135,8 +135,10 @@ def main(args: argparse.Namespace) -> int:
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="qa-squad-"))
     corpus = work / ("corpus-half" if args.half else "corpus")
     write_corpus(indexed, corpus)
-    settings = Settings.from_env().with_(corpus_dir=corpus, index_dir=work / (
-        "index-half" if args.half else "index"))
+    settings = Settings.from_env()
+    settings = settings.with_(corpus_dir=corpus, index_dir=work / (
+        "index-half" if args.half else "index"),  # in Milvus, collections of its own:
+        milvus_prefix=f"{settings.milvus_prefix}_squad{'_half' if args.half else ''}")
     started = time.perf_counter()
     named_askers = systems(settings, args.compare, build=True)
     built = time.perf_counter() - started

@@ -83,6 +83,11 @@ class Store(ABC):
     def records(self) -> list[Chunk]:
         """Every chunk record (made once per generation; for corpus-wide views)."""
 
+    def files(self) -> dict[str, str]:
+        """``{source: sha256}`` of every corpus file this generation was built from (incl.
+        skipped)."""
+        return {s: f["sha256"] for s, f in self.manifest.get("files", {}).items()}
+
     def word_lists(self) -> list[list[str]]:
         """The jieba words of every chunk, in ``records`` order (document frequencies)."""
         from . import text as textmod
