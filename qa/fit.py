@@ -65,9 +65,12 @@ class Case:
 
 
 def _engine(settings: Settings, corpus: Path, index: Path) -> Any:
+    """A built engine over ``corpus`` (with a Milvus store: collections of its own)."""
     from .service import QA
 
-    engine = QA(settings.with_(corpus_dir=corpus, index_dir=index))
+    tag = "".join(ch if ch.isalnum() else "_" for ch in corpus.parent.name)
+    engine = QA(settings.with_(corpus_dir=corpus, index_dir=index,
+                               milvus_prefix=f"{settings.milvus_prefix}_fit_{tag}"))
     engine.build()
     return engine
 
