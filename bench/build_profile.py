@@ -1,0 +1,142 @@
+"""Where a ``qa build --full`` of a large corpus spends its time, stage by stage.
+
+    .venv/bin/python bench/build_profile.py CORPUS [--json]
+
+Runs ``QA.build(full=True)`` (what ``qa build --full`` runs, publishing included) over CORPUS
+into a temporary index with a warm model, and times the functions the build calls by wrapping
+them: each stage's own time, without the stages it calls (so BM25 indexing inside the
+verification load counts as BM25 indexing). Works on any version of ``qa`` on the path, which
+is how the before/after table is made: run it twice, with ``PYTHONPATH`` at each tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from common import footer, header, table
+
+#: (module, attribute, stage): the functions timed; missing ones are skipped, so the same
+#: list serves every version of the code
+TIMED = [
+    ("qa.builder", "file_hashes", "hashing corpus files"),
+    ("qa.builder", "read_corpus", "reading corpus"),
+    ("qa.builder", "chunk_documents", "chunking"),
+    ("qa.builder", "_caches", "embedding cache of the previous index"),
+    ("qa.embedding.Embedder", "encode_cached", "embedding"),
+    ("qa.text", "words", "jieba words"),
+    ("qa.text", "bigrams", "bigrams"),
+    ("qa.tokens", "tokenize_all", "tokenizing (all, incl. worker wait)"),
+    ("qa.index", "_bm25", "BM25 indexing"),
+    ("qa.index", "_dense_index", "FAISS"),
+    ("qa.index.Index", "save", "saving"),
+    ("qa.index.Index", "load", "verifying / loading back"),
+    ("qa.store.IndexStore", "publish", "publishing"),
+]
+
+
+class StageClock:
+    """Exclusive wall and CPU seconds of each wrapped function (time spent in wrapped callees
+    is charged to them, not to the caller)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self.stack: list[list[float]] = []  # per active call: [child wall, child cpu]
+
+    def wrap(self, fn: Callable[..., Any], stage: str) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            self.stack.append([0.0, 0.0])
+            w0, c0 = time.perf_counter(), time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+                child_wall, child_cpu = self.stack.pop()
+                self.wall[stage] = self.wall.get(stage, 0.0) + wall - child_wall
+                self.cpu[stage] = self.cpu.get(stage, 0.0) + cpu - child_cpu
+                self.calls[stage] = self.calls.get(stage, 0) + 1
+                if self.stack:
+                    self.stack[-1][0] += wall
+                    self.stack[-1][1] += cpu
+        return timed
+
+    def install(self) -> None:
+        for module, attr, stage in TIMED:
+            owner = _resolve(module)
+            if owner is None or not hasattr(owner, attr):
+                continue
+            raw = owner.__dict__.get(attr, getattr(owner, attr))
+            if isinstance(raw, classmethod):
+                setattr(owner, attr, classmethod(self.wrap(raw.__func__, stage)))
+            else:
+                setattr(owner, attr, self.wrap(raw, stage))
+
+
+def _resolve(dotted: str) -> Any:
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            obj = getattr(obj, name, None)
+        return obj
+    return None
+
+
+def profile(corpus: Path) -> dict[str, Any]:
+    from qa.config import Settings
+    from qa.embedding import Embedder
+    from qa.service import QA
+
+    clock = StageClock()
+    with tempfile.TemporaryDirectory(prefix="qa-bench-profile-") as tmp:
+        settings = Settings.from_env().with_(corpus_dir=corpus, index_dir=Path(tmp) / "index",
+                                             reader="none")
+        embedder = Embedder(settings)
+        embedder.encode(["预热"])
+        clock.install()
+        engine = QA(settings, embedder=embedder)
+        w0, c0 = time.perf_counter(), time.process_time()
+        report = engine.build(full=True)
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    return {"wall": clock.wall, "cpu": clock.cpu, "calls": clock.calls, "total_wall": wall,
+            "total_cpu": cpu, "summary": report.summary(), "model": settings.model}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("corpus", type=Path)
+    ap.add_argument("--json", action="store_true", help="print one JSON line too")
+    args = ap.parse_args()
+    logging.disable(logging.WARNING)
+    header(f"build profile of {args.corpus}")
+    result = profile(args.corpus)
+    total = result["total_wall"]
+    rows = [[stage, f"{w:.2f}", f"{result['cpu'][stage]:.2f}", f"{100 * w / total:.1f}%"]
+            for stage, w in sorted(result["wall"].items(), key=lambda kv: -kv[1])]
+    other = total - sum(result["wall"].values())
+    rows.append(["(everything else)", f"{other:.2f}",
+                 f"{result['total_cpu'] - sum(result['cpu'].values()):.2f}",
+                 f"{100 * other / total:.1f}%"])
+    rows.append(["total: QA.build(full=True)", f"{total:.2f}", f"{result['total_cpu']:.2f}",
+                 "100%"])
+    print(f"model {result['model']}\n{result['summary']}\n")
+    print(table(["stage", "wall s", "cpu s", "share"], rows))
+    if args.json:
+        print("BENCH_JSON " + json.dumps(result))
+    footer()
+
+
+if __name__ == "__main__":
+    main()
