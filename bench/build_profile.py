@@ -1,12 +1,14 @@
 """Where a ``qa build --full`` of a large corpus spends its time, stage by stage.
 
-    .venv/bin/python bench/build_profile.py CORPUS [--json]
+    .venv/bin/python bench/build_profile.py CORPUS [--add FILE] [--json]
 
-Runs ``QA.build(full=True)`` (what ``qa build --full`` runs, publishing included) over CORPUS
-into a temporary index with a warm model, and times the functions the build calls by wrapping
-them: each stage's own time, without the stages it calls (so BM25 indexing inside the
-verification load counts as BM25 indexing). Works on any version of ``qa`` on the path, which
-is how the before/after table is made: run it twice, with ``PYTHONPATH`` at each tree.
+Runs ``QA.build(full=True)`` (the build, publishing included, and the load of the new index
+for serving) over CORPUS into a temporary index with a warm model, and times the functions the
+build calls by wrapping them: each stage's own time, without the stages it calls (so BM25
+indexing inside the verification load counts as BM25 indexing). With ``--add FILE`` it then
+copies FILE into CORPUS, times the incremental ``QA.build()`` the same way, and removes FILE.
+Works on any version of ``qa`` on the path, which is how the before/after table is made: run
+it twice, with ``PYTHONPATH`` at each tree.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import importlib
 import json
 import logging
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -69,16 +72,20 @@ class StageClock:
                     self.stack[-1][1] += cpu
         return timed
 
-    def install(self) -> None:
+    def install(self) -> list[tuple[Any, str, Any]]:
+        """Wrap every function of ``TIMED`` there is; returns what to put back."""
+        originals = []
         for module, attr, stage in TIMED:
             owner = _resolve(module)
-            if owner is None or not hasattr(owner, attr):
+            if owner is None or attr not in vars(owner):
                 continue
-            raw = owner.__dict__.get(attr, getattr(owner, attr))
+            raw = vars(owner)[attr]
+            originals.append((owner, attr, raw))
             if isinstance(raw, classmethod):
                 setattr(owner, attr, classmethod(self.wrap(raw.__func__, stage)))
             else:
                 setattr(owner, attr, self.wrap(raw, stage))
+        return originals
 
 
 def _resolve(dotted: str) -> Any:
@@ -94,34 +101,47 @@ def _resolve(dotted: str) -> Any:
     return None
 
 
-def profile(corpus: Path) -> dict[str, Any]:
+def profile(corpus: Path, add: Path | None = None) -> list[dict[str, Any]]:
+    """The stage times of a full build of ``corpus`` and, with ``add``, of an incremental build
+    after copying ``add`` into it."""
     from qa.config import Settings
     from qa.embedding import Embedder
     from qa.service import QA
 
-    clock = StageClock()
+    results = []
     with tempfile.TemporaryDirectory(prefix="qa-bench-profile-") as tmp:
         settings = Settings.from_env().with_(corpus_dir=corpus, index_dir=Path(tmp) / "index",
                                              reader="none")
         embedder = Embedder(settings)
         embedder.encode(["预热"])
-        clock.install()
         engine = QA(settings, embedder=embedder)
+        results.append(timed_build(engine, full=True))
+        if add is not None:
+            target = corpus / add.name
+            shutil.copy2(add, target)
+            try:
+                results.append(timed_build(engine, full=False))
+            finally:
+                target.unlink()
+    return results
+
+
+def timed_build(engine: Any, full: bool) -> dict[str, Any]:
+    clock = StageClock()
+    originals = clock.install()
+    try:
         w0, c0 = time.perf_counter(), time.process_time()
-        report = engine.build(full=True)
+        report = engine.build(full=full)
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    finally:
+        for owner, attr, raw in originals:
+            setattr(owner, attr, raw)
     return {"wall": clock.wall, "cpu": clock.cpu, "calls": clock.calls, "total_wall": wall,
-            "total_cpu": cpu, "summary": report.summary(), "model": settings.model}
+            "total_cpu": cpu, "summary": report.summary(), "model": engine.settings.model,
+            "what": "QA.build(full=True)" if full else "QA.build() after adding one file"}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("corpus", type=Path)
-    ap.add_argument("--json", action="store_true", help="print one JSON line too")
-    args = ap.parse_args()
-    logging.disable(logging.WARNING)
-    header(f"build profile of {args.corpus}")
-    result = profile(args.corpus)
+def print_table(result: dict[str, Any]) -> None:
     total = result["total_wall"]
     rows = [[stage, f"{w:.2f}", f"{result['cpu'][stage]:.2f}", f"{100 * w / total:.1f}%"]
             for stage, w in sorted(result["wall"].items(), key=lambda kv: -kv[1])]
@@ -129,12 +149,26 @@ def main() -> None:
     rows.append(["(everything else)", f"{other:.2f}",
                  f"{result['total_cpu'] - sum(result['cpu'].values()):.2f}",
                  f"{100 * other / total:.1f}%"])
-    rows.append(["total: QA.build(full=True)", f"{total:.2f}", f"{result['total_cpu']:.2f}",
+    rows.append([f"total: {result['what']}", f"{total:.2f}", f"{result['total_cpu']:.2f}",
                  "100%"])
     print(f"model {result['model']}\n{result['summary']}\n")
     print(table(["stage", "wall s", "cpu s", "share"], rows))
+    print()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("corpus", type=Path)
+    ap.add_argument("--add", type=Path, help="a file to add for an incremental build")
+    ap.add_argument("--json", action="store_true", help="print one JSON line too")
+    args = ap.parse_args()
+    logging.disable(logging.WARNING)
+    header(f"build profile of {args.corpus}")
+    results = profile(args.corpus, args.add)
+    for result in results:
+        print_table(result)
     if args.json:
-        print("BENCH_JSON " + json.dumps(result))
+        print("BENCH_JSON " + json.dumps(results))
     footer()
 
 

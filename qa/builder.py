@@ -122,7 +122,7 @@ def embed_chunks(settings: Settings, embedder: Embedder, chunks: list[Chunk],
     (batched by length over all of them; ``progress`` in characters). With
     ``passage_vectors=derived`` a passage's vector comes from its sentences' and heading's
     (``qa.passage_vectors``) instead of a second pass of the model over its text."""
-    derived = settings.passage_vectors == "derived"
+    derived = passage_vectors.check_mode(settings.passage_vectors)
     keys = [text_key(embedder.prepare(index_text(c))) for c in chunks]
     new = [i for i, k in enumerate(keys) if k not in cache]
     sentences = [t for c in chunks for t in passage_vectors.sentence_texts(c)]

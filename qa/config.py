@@ -145,11 +145,11 @@ class Settings:
     #: "none": plain fp32; "int8": dynamic int8 quantisation (on ONNX Runtime an int8 copy of
     #: the export, 3.5x faster; on torch its Linear layers); vectors then vary a little with
     #: the batch, so the load-time spot check is looser
-    embed_quantize: str = "none"
+    embed_quantize: str = "int8"
     #: How a passage's vector is made: "derived" from its sentences' vectors (and its
     #: heading's), which are embedded anyway, so a build embeds the corpus once; "embedded":
     #: the passage embedded whole, as a second pass over the corpus
-    passage_vectors: str = "embedded"
+    passage_vectors: str = "derived"
     #: Threads of the model runtimes (ONNX Runtime, e5's OpenMP engine, torch): 0, one per
     #: usable core; set once for the whole process
     threads: int = 0

@@ -186,7 +186,12 @@ class Embedder:
         """The ``OnnxEncoder`` of an export folder (of its int8 copy, made once, when asked)."""
         from .onnx_model import FP32_FILE, OnnxEncoder, quantize
 
-        model_file = quantize(folder).name if self.quantize == "int8" else FP32_FILE
+        model_file = FP32_FILE
+        if self.quantize == "int8":
+            try:
+                model_file = quantize(folder).name
+            except RuntimeError as exc:  # too far from fp32: keep fp32, say so
+                log.warning("%s: %s; running it in fp32", self.name, exc)
         return OnnxEncoder(folder, self.threads, model_file)
 
     def _load_torch(self, path: str, quantized: bool = True) -> Any:

@@ -16,6 +16,17 @@ import numpy as np
 
 from .chunking import Chunk
 
+#: the values of ``QA_PASSAGE_VECTORS``
+MODES = ("derived", "embedded")
+
+
+def check_mode(mode: str) -> bool:
+    """Whether passage vectors are derived (``mode`` "derived") or embedded whole; a
+    ``ValueError`` naming the variable for any other value."""
+    if mode not in MODES:
+        raise ValueError(f"QA_PASSAGE_VECTORS={mode!r}: expected one of {', '.join(MODES)}")
+    return mode == "derived"
+
 
 def sentence_texts(chunk: Chunk) -> list[str]:
     """The texts of ``chunk``'s sentences, in order."""

@@ -57,6 +57,8 @@ class TerminalProgress:
         self.bar.total = total
         if done > self.bar.n:
             self.bar.update(done - self.bar.n)
+            if done >= total:
+                self.bar.refresh()  # the end of a stage is shown, however soon it came
 
     def close(self) -> None:
         if self.bar is not None:

@@ -82,7 +82,7 @@ def test_fresh_export_is_checked_and_then_loaded_without_torch(tmp_path: Path) -
         "import sys, json; from pathlib import Path\n"
         "from qa.config import Settings; from qa.embedding import Embedder\n"
         f"e = Embedder(Settings.from_env().with_(model={M3E_MODEL!r}, lowercase=True, "
-        f"model_cache=Path({str(tmp_path / 'models')!r})))\n"
+        f"embed_quantize='none', model_cache=Path({str(tmp_path / 'models')!r})))\n"
         "v = e.encode(['微软向OpenAI投资10亿美元'])\n"
         "print(json.dumps({'torch': 'torch' in sys.modules, 'backend': e.backend,"
         " 'v': v[0].tolist()}))\n")
@@ -252,14 +252,14 @@ def test_e5_index_answers(e5_settings: Settings) -> None:
     assert not qa.ask("OpenAI的CEO是谁?").found
 
 
-def test_default_mixes_m3e_and_e5_cosines(embedder: Embedder, m3e_embedder: Embedder,
-                                          e5_settings: Settings) -> None:
+def test_default_mixes_m3e_and_e5_cosines(embedder: Embedder, e5_settings: Settings) -> None:
     """The default model is m3e-small and multilingual-e5-small as one: the inner product of
     two of its vectors is the mean of both models' cosines, in each model's own roles."""
     from qa.config import DEFAULT_MODEL, SECOND_MODEL_WEIGHT
 
     assert embedder.name == DEFAULT_MODEL == "m3e-small+multilingual-e5-small"
     e5 = Embedder(e5_settings)
+    m3e_embedder = Embedder(m3e_settings().with_(embed_quantize=embedder.quantize))  # its part
     question, passage = "微软第一次给OpenAI投了多少钱?", "同年7月,微软宣布将向OpenAI投资10亿美元。"
     mixed = float(embedder.encode_query(question) @ embedder.encode([passage])[0])
     m3e = float(m3e_embedder.encode_query(question) @ m3e_embedder.encode([passage])[0])
@@ -287,10 +287,11 @@ def test_e5_answers_threads_asking_at_once(e5_settings: Settings) -> None:
 def test_questions_embed_as_unit_vectors_on_torch(model: str) -> None:
     """sentence-transformers' own ``encode_query`` (no normalising, no e5 roles) is never the
     one a question goes through."""
-    e = Embedder(Settings.from_env().with_(model=model, embed_backend="torch"))
+    fp32 = Settings.from_env().with_(model=model, embed_quantize="none")
+    e = Embedder(fp32.with_(embed_backend="torch"))
     q = e.encode_query("微软第一次向OpenAI投资了多少钱?")
     assert abs(float(np.linalg.norm(q)) - 1) < 1e-4
-    onnx = Embedder(Settings.from_env().with_(model=model))
+    onnx = Embedder(fp32)
     assert float(q @ onnx.encode_query("微软第一次向OpenAI投资了多少钱?")) > 0.9999
 
 
