@@ -87,7 +87,7 @@ def make_app() -> gr.Blocks:
             rebuild_btn = gr.Button("重建索引", size="sm")
         status = gr.Markdown(min_height=72)  # room for the rebuild progress bar
         box.submit(respond, [box, chatbot], [box, chatbot], api_name="ask",
-                   concurrency_limit=8)
+                   concurrency_limit=qa.default().settings.app_workers)
         clear.click(lambda: ("", []), None, [box, chatbot], api_name="clear")
         rebuild_btn.click(rebuild, None, status, api_name="rebuild", concurrency_limit=1)
     return demo
@@ -99,7 +99,7 @@ def main() -> None:
     engine.refresh()  # build or load the index before the first visitor
     engine.embedder.encode(["预热"])
     demo = make_app()
-    demo.queue(default_concurrency_limit=8)
+    demo.queue(default_concurrency_limit=engine.settings.app_workers)
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

@@ -153,6 +153,9 @@ class Settings:
     #: Threads of the model runtimes (ONNX Runtime, e5's OpenMP engine, torch): 0, one per
     #: usable core; set once for the whole process
     threads: int = 0
+    #: Questions the app answers at once (Gradio's concurrency limit); the model itself runs
+    #: one call at a time for all of them (``qa.inference``)
+    app_workers: int = 8
     #: "onnx": run the model with ONNX Runtime (exported once into ``model_cache``; same
     #: vectors, 2-3x faster, no torch import when serving); "torch": sentence-transformers.
     embed_backend: str = "onnx"
@@ -183,6 +186,7 @@ class Settings:
             passage_vectors=os.environ.get("QA_PASSAGE_VECTORS", "").strip()
             or d.passage_vectors,
             threads=_env_int("QA_THREADS", d.threads),
+            app_workers=_env_int("QA_APP_WORKERS", d.app_workers),
             embed_backend=os.environ.get("QA_EMBED_BACKEND", "").strip() or d.embed_backend,
             model_cache=_env_path("QA_MODEL_CACHE", d.model_cache),
         )

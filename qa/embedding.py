@@ -48,6 +48,8 @@ from .text import normalize
 log = logging.getLogger(__name__)
 
 QUANTIZE_MODES = ("none", "int8")
+#: texts whose cache key an ``Embedder`` remembers (the sentences of a large corpus)
+KEYS_KEPT = 1 << 18
 BACKENDS = ("onnx", "torch")
 
 
@@ -135,6 +137,7 @@ class Embedder:
             raise ValueError(f"QA_EMBED_BACKEND={self.backend!r}: expected one of "
                              f"{', '.join(BACKENDS)}")
         self.threads = settings.thread_count
+        self._keys: dict[str, str] = {}
         self._model: Any = model
         self._lock = threading.Lock()
 
@@ -226,6 +229,17 @@ class Embedder:
     def prepare(self, text: str) -> str:
         return normalize(text, self.lowercase)
 
+    def key(self, text: str) -> str:
+        """``text_key`` of ``text`` as this model sees it; remembered, since a build asks for
+        the key of every passage and sentence several times (its cache, its texts, its
+        tokens), and an incremental build of a large corpus would spend a second on it."""
+        key = self._keys.get(text)
+        if key is None:
+            if len(self._keys) >= KEYS_KEPT:
+                self._keys.clear()
+            key = self._keys[text] = text_key(self.prepare(text))
+        return key
+
     def encode_query(self, text: str) -> np.ndarray:
         """The normalised float32 vector of a question: e5 models embed a query ("query: …")
         unlike the passages it searches; other models embed both alike. Questions asked at
@@ -283,7 +297,7 @@ class Embedder:
                       progress: Progress | None = None) -> tuple[np.ndarray, int]:
         """Like ``encode`` but reuse vectors from ``cache`` (keyed by ``text_key`` of the
         prepared text) and add new ones to it. Returns the vectors and how many were new."""
-        keys = [text_key(self.prepare(t)) for t in texts]
+        keys = [self.key(t) for t in texts]
         missing = list(dict.fromkeys(k for k in keys if k not in cache))
         if missing:
             first = {k: t for k, t in zip(keys, texts, strict=True)}
