@@ -97,7 +97,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = qa.default()
     engine.refresh()  # build or load the index before the first visitor
-    engine.embedder.encode(["预热"])
+    try:  # warm every step of a question (model, jieba, answer layer) before the first visitor
+        engine.ask(EXAMPLES[0])
+    except Exception:  # the visitors' questions will say what is wrong, as before
+        log.exception("the warm-up question failed")
     demo = make_app()
     demo.queue(default_concurrency_limit=engine.settings.app_workers)
     demo.launch(

@@ -155,7 +155,7 @@ class Settings:
     threads: int = 0
     #: Questions the app answers at once (Gradio's concurrency limit); the model itself runs
     #: one call at a time for all of them (``qa.inference``)
-    app_workers: int = 8
+    app_workers: int = 4
     #: "onnx": run the model with ONNX Runtime (exported once into ``model_cache``; same
     #: vectors, 2-3x faster, no torch import when serving); "torch": sentence-transformers.
     embed_backend: str = "onnx"
