@@ -148,10 +148,11 @@ def _chat_tab(engine: QA) -> gr.Dataset:
         question = sample[0] if isinstance(sample, list | tuple) and sample else str(sample)
         return respond(question, history, engine)
 
+    workers = engine.settings.app_workers
     box.submit(lambda m, h: respond(m, h, engine), [box, chatbot], [box, chatbot],
-               api_name="ask", concurrency_limit=8)
+               api_name="ask", concurrency_limit=workers)
     examples.click(ask_example, [examples, chatbot], [box, chatbot], api_name="ask_example",
-                   concurrency_limit=8)
+                   concurrency_limit=workers)
     clear.click(lambda: ("", []), None, [box, chatbot], api_name="clear")
     return examples
 
@@ -271,7 +272,7 @@ def rebuild_index(engine: QA, token: str | None, progress: gr.Progress) -> str:
 def make_server(engine: QA) -> FastAPI:
     """The REST API with the Gradio app mounted at ``/``."""
     demo = make_app(engine)
-    demo.queue(default_concurrency_limit=8)
+    demo.queue(default_concurrency_limit=engine.settings.app_workers)
     return gr.mount_gradio_app(create_api(engine), demo, path="/", footer_links=["api"],
                                show_error=False, css=CSS,
                                max_file_size=2 * engine.settings.max_file_bytes + (1 << 20))
@@ -288,7 +289,11 @@ def main() -> None:
         print(f"app.py: {exc}", file=sys.stderr)
         sys.exit(2)
     engine.refresh()  # build or load the index before the first visitor
-    engine.embedder.encode(["预热"])
+    try:  # warm every step of a question (model, jieba, answer layer) before the first visitor
+        warm = example_questions(engine.index.records())
+        engine.ask(warm[0] if warm else "你好")
+    except Exception:  # the visitors' questions will say what is wrong, as before
+        log.exception("the warm-up question failed")
     server = make_server(engine)
     print(f"qa: serving on http://{engine.settings.server_name}:{engine.settings.server_port}/ "
           "(REST API under /v1, docs at /docs)", flush=True)

@@ -42,17 +42,17 @@ from qa.embedding import Embedder
 from qa.generations import IndexStore
 from qa.index import index_text
 
-STAGES = ["reading corpus", "chunking", "embedding", "embedding sentences", "tokenizing",
-          "saving"]
-STAGE_NOTE = {"embedding": "embedding (chunks)", "saving": "saving (write, verify, publish)"}
+STAGES = ["reading corpus", "chunking", "embedding", "tokenizing", "saving"]
+STAGE_NOTE = {"embedding": "embedding (one pass: sentences, headings)",
+              "saving": "saving (write, verify, publish)"}
 
 
 def timed_build(settings: Settings, embedder: Embedder) -> tuple[BuildReport, dict[str, float]]:
     """One ``build_index(full=True)`` and the seconds of each stage.
 
     Stage boundaries come from the progress callback (a stage's first report) and from a
-    clock around ``embedder.encode`` (its 1st call embeds the chunks, its 2nd the sentences),
-    since the embedding stages report only after their first batch is done.
+    clock around ``embedder.encode`` (one call embeds every new text of the build), since the
+    embedding stage reports only after its first batch is done.
     """
     marks: dict[str, float] = {}
     encodes: list[tuple[float, float]] = []
@@ -75,14 +75,12 @@ def timed_build(settings: Settings, embedder: Embedder) -> tuple[BuildReport, di
         ended = time.perf_counter()
     finally:
         embedder.encode = original  # type: ignore[method-assign]
-    chunks_enc = encodes[0] if encodes else (marks["tokenizing"],) * 2
-    sent_enc = encodes[1] if len(encodes) > 1 else (chunks_enc[1],) * 2
+    chunks_enc = (encodes[0][0], encodes[-1][1]) if encodes else (marks["tokenizing"],) * 2
     out = {
         "(lock, previous index)": marks["reading corpus"] - started,
         "reading corpus": marks["chunking"] - marks["reading corpus"],
         "chunking": chunks_enc[0] - marks["chunking"],
         "embedding": chunks_enc[1] - chunks_enc[0],
-        "embedding sentences": sent_enc[1] - sent_enc[0],
         "tokenizing": marks["saving"] - marks["tokenizing"],
         "saving": ended - marks["saving"],
     }
@@ -156,16 +154,12 @@ def main() -> None:
     print(table(["stage", "median s", "min s", "share"], rows))
     print()
     emb = statistics.median(s.get("embedding", 0.0) for s in stages)
-    sent = statistics.median(s.get("embedding sentences", 0.0) for s in stages)
     print(table(["throughput", "per second"], [
         ["chunks / s (whole build)", f"{n['chunks'] / total:.1f}"],
         ["corpus characters / s (whole build)", f"{n['chars'] / total:,.0f}"],
-        ["chunk characters / s (chunk embedding only)", f"{n['chunk_chars'] / emb:,.0f}"
-         if emb else "-"],
-        ["sentences / s (sentence embedding only)", f"{n['sentences'] / sent:.1f}"
-         if sent else "-"],
-        ["sentence characters / s (sentence embedding only)",
-         f"{n['sentence_chars'] / sent:,.0f}" if sent else "-"],
+        ["sentences / s (embedding only)", f"{n['sentences'] / emb:.1f}" if emb else "-"],
+        ["sentence characters / s (embedding only)",
+         f"{n['sentence_chars'] / emb:,.0f}" if emb else "-"],
     ]))
     print()
     print(table(["peak RSS, fresh process", "MiB"], mem))

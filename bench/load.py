@@ -1,4 +1,4 @@
-"""Load test of the chat server: 16 concurrent gradio_client clients, plain and through a rebuild.
+"""Load test of the chat server: 16 concurrent clients, plain and through a rebuild.
 
     .venv/bin/python bench/load.py                  # start app.py on a temp copy, 2 runs
     .venv/bin/python bench/load.py --url http://127.0.0.1:7860/ --questions 200
@@ -10,12 +10,16 @@ tests/data/questions.jsonl: one plain, one with ``python -m qa build --full`` st
 the same index folder when half the questions are done plus a call of the app's ``/rebuild``
 (it keeps asking until the build is over, within the time bound). Every reply must be complete:
 an answer or no-answer note followed by at least one citation. It prints one table: requests,
-errors, incomplete replies, p50/p95/max latency and throughput, then what the rebuild did.
+errors, incomplete replies, p50/p95/max latency and throughput, the CPU per request of the
+clients (this process) and of the server, then what the rebuild did. The clients are lean
+HTTP clients of Gradio's REST API (``--client gradio``: gradio_client, which spends about three
+times the server's CPU per request, so on 2 cores it mostly measures itself).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -27,6 +31,8 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,8 @@ class Run:
     incomplete: list[str] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    client_cpu: float = 0.0  # CPU seconds of this process (the clients) during the run
+    server_cpu: float | None = None  # CPU seconds of the app, when this script started it
 
     def row(self) -> list[str]:
         lat = sorted(self.latencies) or [float("nan")]
@@ -57,7 +65,25 @@ class Run:
         return [self.name, str(n), str(len(self.errors)), str(len(self.incomplete)),
                 f"{pct(0.5):.0f}", f"{pct(0.95):.0f}", f"{lat[-1] * 1000:.0f}",
                 f"{n / self.seconds:.1f}" if self.seconds else "-",
+                f"{1000 * self.client_cpu / max(n, 1):.0f}",
+                "-" if self.server_cpu is None else f"{1000 * self.server_cpu / max(n, 1):.0f}",
                 "yes" if n and not self.errors and not self.incomplete else "NO"]
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a running process (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def cpu_of(run: Run, app: subprocess.Popen[bytes] | None) -> Iterator[None]:
+    """Record the CPU this process and the app (when started here) spend in the block."""
+    mine, theirs = time.process_time(), process_cpu(app.pid) if app else None
+    yield
+    run.client_cpu = time.process_time() - mine
+    if app is not None and theirs is not None:
+        run.server_cpu = process_cpu(app.pid) - theirs
 
 
 def local_only(url: str) -> str:
@@ -106,11 +132,60 @@ def reply_of(result: Any) -> str:
     return re.sub(r"\\(.)", r"\1", str(content))
 
 
-def drive(url: str, run: Run, items: list[dict[str, Any]], clients: int, deadline: float,
-          halfway: threading.Event | None = None, until: threading.Event | None = None) -> None:
-    """``clients`` threads, each with its own gradio Client, share the question list; with
-    ``until`` they go on past the list (cycling it) until that event is set."""
+class HttpClient:
+    """A lean client of a Gradio app's REST API (``POST /gradio_api/call/NAME``, then its
+    event stream), on one kept-alive connection: the same requests as ``gradio_client``'s
+    ``predict`` for an event's outputs, at a fraction of its CPU (gradio_client spent ~60 ms
+    of CPU a question, three times the server's, so on 2 cores it measured itself)."""
+
+    def __init__(self, url: str) -> None:
+        import http.client
+
+        parts = urllib.parse.urlparse(url)
+        self.prefix = parts.path.rstrip("/") + "/gradio_api/call"
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+
+    def _request(self, method: str, path: str, body: bytes | None = None) -> str:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        text = response.read().decode("utf-8")
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status} from {path}: {text[:200]}")
+        return text
+
+    def predict(self, *data: Any, api_name: str) -> Any:
+        body = json.dumps({"data": list(data)}).encode("utf-8")
+        event = json.loads(self._request("POST", f"{self.prefix}{api_name}", body))["event_id"]
+        stream = self._request("GET", f"{self.prefix}{api_name}/{event}")
+        kind, payload = "", ""
+        for line in stream.splitlines():
+            if line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                payload = line.split(":", 1)[1].strip()
+                if kind == "complete":
+                    outputs = json.loads(payload)
+                    return tuple(outputs) if len(outputs) > 1 else outputs[0]
+                if kind == "error":
+                    raise RuntimeError(f"the app said: {payload[:200]}")
+        raise RuntimeError(f"no result in the event stream: {stream[-200:]!r}")
+
+
+def make_client(url: str, kind: str) -> Any:
+    if kind == "http":
+        return HttpClient(url)
     from gradio_client import Client
+
+    return Client(url, verbose=False, download_files=False)
+
+
+def drive(url: str, run: Run, items: list[dict[str, Any]], clients: int, deadline: float,
+          halfway: threading.Event | None = None, until: threading.Event | None = None,
+          kind: str = "http") -> None:
+    """``clients`` threads, each with its own client (``kind``: the lean HTTP one or
+    gradio_client), share the question list; with ``until`` they go on past the list
+    (cycling it) until that event is set."""
 
     lock = threading.Lock()
     state = {"next": 0}
@@ -129,7 +204,7 @@ def drive(url: str, run: Run, items: list[dict[str, Any]], clients: int, deadlin
 
     def worker() -> None:
         try:
-            client = Client(url, verbose=False, download_files=False)
+            client = make_client(url, kind)
         except Exception as exc:  # counted, not raised: the table says what failed
             with lock:
                 run.errors.append(f"connect: {exc!r}")
@@ -194,7 +269,7 @@ def rebuild_midway(url: str, env: dict[str, str] | None, run: Run, halfway: thre
 
 def table(runs: list[Run]) -> str:
     head = ["run", "requests", "errors", "incomplete", "p50 ms", "p95 ms", "max ms", "req/s",
-            "all complete"]
+            "client cpu ms/req", "server cpu ms/req", "all complete"]
     rows = [head] + [r.row() for r in runs]
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
@@ -211,6 +286,8 @@ def main() -> int:
     p.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     p.add_argument("--max-seconds", type=float, default=600, help="time bound per run")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--client", choices=("http", "gradio"), default="http",
+                   help="http: a lean client of the REST API (default); gradio: gradio_client")
     args = p.parse_args()
     if not 1 <= args.clients <= 64 or not 1 <= args.questions <= 20_000:
         raise SystemExit("--clients must be 1..64 and --questions 1..20000")
@@ -230,15 +307,19 @@ def main() -> int:
             proc, url, env = start_app(work, timeout=args.max_seconds)
             print(f"app.py up on {url} in {time.monotonic() - t0:.1f} s (index built at start)")
         plain = Run("plain")
-        drive(url, plain, items, args.clients, time.monotonic() + args.max_seconds)
+        with cpu_of(plain, proc):
+            drive(url, plain, items, args.clients, time.monotonic() + args.max_seconds,
+                  kind=args.client)
         during = Run("through a rebuild")
         halfway, finished = threading.Event(), threading.Event()
         deadline = time.monotonic() + args.max_seconds
         rebuilder = threading.Thread(target=rebuild_midway,
                                      args=(url, env, during, halfway, finished, deadline))
         rebuilder.start()
-        drive(url, during, items, args.clients, deadline, halfway=halfway, until=finished)
-        rebuilder.join()
+        with cpu_of(during, proc):
+            drive(url, during, items, args.clients, deadline, halfway=halfway,
+                  until=finished, kind=args.client)
+            rebuilder.join()
         if proc is not None:
             served = re.findall(r"serving index generation (gen-[\w-]+)",
                                 (work / "server.log").read_text(errors="replace"))

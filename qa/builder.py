@@ -8,6 +8,7 @@ it a full rebuild. The new generation is verified by loading it back before ``CU
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -15,11 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import passage_vectors
 from . import text as textmod
-from .chunking import chunk_documents
+from .chunking import Chunk, chunk_documents
 from .config import Settings
 from .corpus import Corpus, Skipped, file_hashes, read_corpus
-from .embedding import Embedder, text_key
+from .embedding import Embedder
 from .generations import IndexStore
 from .index import Index, IndexProblem, index_text, read_manifest
 
@@ -46,6 +48,8 @@ class BuildReport:
     full: str = ""  # why the build was a full one ("" when incremental)
     up_to_date: bool = False  # nothing changed: the current generation was kept
     seconds: float = 0.0
+    #: the generation built (or kept), as loaded back to verify it
+    index: Index | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
         kind = f"full build ({self.full})" if self.full else "incremental build"
@@ -101,14 +105,42 @@ def _caches(previous: Index | None, embedder: Embedder
     if previous is not None:
         for c, v, w, b in zip(previous.chunks, previous.vectors, previous.words,
                               previous.bigrams, strict=True):
-            key = text_key(embedder.prepare(index_text(c)))
+            key = embedder.key(index_text(c))
             vectors[key] = v
             tokens[key] = (w, b)
         rows = iter(previous.sentence_vectors)
         for c in previous.chunks:
             for s, e in c.sentences:
-                vectors[text_key(embedder.prepare(c.text[s - c.start : e - c.start]))] = next(rows)
+                vectors[embedder.key(c.text[s - c.start : e - c.start])] = next(rows)
     return vectors, tokens
+
+
+def embed_chunks(settings: Settings, embedder: Embedder, chunks: list[Chunk],
+                 cache: dict[str, np.ndarray], progress: Callable[[int, int], None]
+                 ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Passage and sentence vectors of ``chunks`` and how many passages needed the model:
+    texts found in ``cache`` (by ``text_key``) are reused, the rest embedded in one pass
+    (batched by length over all of them; ``progress`` in characters). With
+    ``passage_vectors=derived`` a passage's vector comes from its sentences' and heading's
+    (``qa.passage_vectors``) instead of a second pass of the model over its text."""
+    derived = passage_vectors.check_mode(settings.passage_vectors)
+    keys = [embedder.key(index_text(c)) for c in chunks]
+    new = [i for i, k in enumerate(keys) if k not in cache]
+    sentences = [t for c in chunks for t in passage_vectors.sentence_texts(c)]
+    extra = ([chunks[i].heading for i in new if chunks[i].heading] if derived
+             else [index_text(chunks[i]) for i in new])
+    found, _ = embedder.encode_cached(sentences + extra, cache, progress)
+    dim = found.shape[1] if found.size else embedder.dimension
+    sentence_vectors = found[: len(sentences)] if found.size else np.zeros((0, dim), np.float32)
+    if derived and new:
+        rows = np.cumsum([0] + [len(c.sentences) for c in chunks])
+        heading = lambda h: cache[embedder.key(h)]  # noqa: E731
+        for i in new:
+            cache[keys[i]] = passage_vectors.derive(
+                [chunks[i]], sentence_vectors[rows[i] : rows[i + 1]], heading)[0]
+    vectors = np.vstack([cache[k] for k in keys]).astype(np.float32) if keys \
+        else np.zeros((0, dim), dtype=np.float32)
+    return vectors, np.ascontiguousarray(sentence_vectors, dtype=np.float32), len(new)
 
 
 def build_index(settings: Settings, embedder: Embedder | None = None,
@@ -131,7 +163,7 @@ def build_index(settings: Settings, embedder: Embedder | None = None,
         if previous is not None and hashes == previous.files():
             say("done", 1, 1)
             report = BuildReport(generation=previous.generation, chunks=len(previous),
-                                 reused=len(previous), up_to_date=True)
+                                 reused=len(previous), up_to_date=True, index=previous)
             _diff(report, old_files, {s: f["sha256"] for s, f in old_files.items()
                                       if "skipped" not in f})
             report.skipped = [Skipped(s, str(f["skipped"])) for s, f in sorted(old_files.items())
@@ -149,26 +181,15 @@ def build_index(settings: Settings, embedder: Embedder | None = None,
         _diff(report, old_files, corpus.hashes())
 
         say("chunking", 0, 1)
-        chunks = chunk_documents(corpus.documents, settings.chunk_size, settings.chunk_overlap)
+        chunks = _chunk(settings, corpus, previous)
         texts = [index_text(c) for c in chunks]
         vector_cache, token_cache = _caches(previous, embedder)
-        vectors, report.embedded = embedder.encode_cached(
-            texts, vector_cache, lambda d, t: say("embedding", d, t))
-        if not len(vectors):
-            vectors = np.zeros((0, embedder.dimension), dtype=np.float32)
+        vectors, sentence_vectors, report.embedded = embed_chunks(
+            settings, embedder, chunks, vector_cache, lambda d, t: say("embedding", d, t))
         report.reused = len(chunks) - report.embedded
-        sentences = [c.text[s - c.start : e - c.start] for c in chunks for s, e in c.sentences]
-        sentence_vectors, _ = embedder.encode_cached(
-            sentences, vector_cache, lambda d, t: say("embedding sentences", d, t))
-        if not len(sentence_vectors):
-            sentence_vectors = np.zeros((0, vectors.shape[1]), dtype=np.float32)
         say("tokenizing", 0, len(chunks))
-        words, bigrams = [], []
-        for t in texts:
-            w, b = token_cache.get(text_key(embedder.prepare(t))) or (
-                textmod.words(t), textmod.bigrams(t))
-            words.append(w)
-            bigrams.append(b)
+        # (jieba in a thread beside the model was no faster on 2 busy cores: 9.1 s vs 8.9 s)
+        words, bigrams = _tokens(embedder, texts, token_cache)
 
         say("saving", 0, 1)
         folder = store.new_folder()
@@ -182,12 +203,44 @@ def build_index(settings: Settings, embedder: Embedder | None = None,
             "files": _file_records(corpus, hashes),
         }
         Index(manifest, chunks, vectors, words, bigrams, sentence_vectors).save(folder)
-        Index.load(folder, settings)  # verify what was written before anyone can see it
+        # verify what was written before anyone can see it; the caller may serve this copy
+        report.index = Index.load(folder, settings)
         report.generation = store.publish(folder)
+        report.index.path = store.root / report.generation
         report.chunks = len(chunks)
         report.seconds = time.perf_counter() - started
         say("done", 1, 1)
         return report
+
+
+def _chunk(settings: Settings, corpus: Corpus, previous: Index | None) -> list[Chunk]:
+    """The chunks of every document, numbered in corpus order: an unchanged file's (same
+    content hash) taken from ``previous``, built with the same chunking settings, the others
+    chunked now."""
+    kept: dict[str, list[Chunk]] = {}
+    old_hashes = previous.files() if previous is not None else {}
+    for c in previous.chunks if previous is not None else []:
+        kept.setdefault(c.source, []).append(c)
+    chunks: list[Chunk] = []
+    for doc in corpus.documents:
+        if doc.source in kept and old_hashes.get(doc.source) == doc.sha256:
+            chunks += [dataclasses.replace(c, id=len(chunks) + i)
+                       for i, c in enumerate(kept[doc.source])]
+        else:
+            chunks += chunk_documents([doc], settings.chunk_size, settings.chunk_overlap,
+                                      first_id=len(chunks))
+    return chunks
+
+
+def _tokens(embedder: Embedder, texts: list[str],
+            cache: dict[str, tuple[list[str], list[str]]]) -> tuple[list[list[str]], list[list[str]]]:
+    """The jieba words and the bigrams of each text, from ``cache`` when the text is unchanged."""
+    words, bigrams = [], []
+    for t in texts:
+        w, b = cache.get(embedder.key(t)) or (textmod.words(t), textmod.bigrams(t))
+        words.append(w)
+        bigrams.append(b)
+    return words, bigrams
 
 
 def _file_records(corpus: Corpus, hashes: dict[str, str]) -> dict[str, dict[str, object]]:

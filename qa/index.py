@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,15 +103,24 @@ class Index(Store):
         ann = int(self.manifest.get("ann_threshold", 50_000))
         if self.faiss_index is None:
             self.faiss_index = _dense_index(self.vectors, ann)
-        if self.bm25_words is None:
-            self.bm25_words = _bm25(self.words)
-            self.bm25_bigrams = _bm25(self.bigrams)
         #: row of each chunk's first sentence in ``sentence_vectors``
         self.sentence_row = np.cumsum([0] + [len(c.sentences) for c in self.chunks])
         self.not_body = np.array([c.kind != "body" for c in self.chunks], dtype=bool)
-        #: BM25 over single sentences (character bigrams): the "retrieve small" lexical signal
-        self.bm25_sentences = _bm25([textmod.bigrams(c.text[s - c.start : e - c.start])
-                                     for c in self.chunks for s, e in c.sentences])
+        self.bm25_sentences: Any = None
+        self._lexical_lock = threading.Lock()
+
+    def ready(self) -> Index:
+        """Make the three BM25 indexes now (else the first search makes them: a build that
+        only saves and verifies an index never needs them); returns the index."""
+        with self._lexical_lock:
+            if self.bm25_words is None:
+                self.bm25_words = _bm25(self.words)
+                self.bm25_bigrams = _bm25(self.bigrams)
+            if self.bm25_sentences is None:
+                #: BM25 over single sentences (bigrams): the "retrieve small" lexical signal
+                self.bm25_sentences = _bm25([textmod.bigrams(c.text[s - c.start : e - c.start])
+                                             for c in self.chunks for s, e in c.sentences])
+        return self
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -173,11 +183,13 @@ class Index(Store):
     def bm25_scores(self, which: str, tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk (``which``: words | bigrams) or of every sentence
         (``which``: sentences, bigram tokens) for the query tokens."""
-        retriever = {"words": self.bm25_words, "bigrams": self.bm25_bigrams,
-                     "sentences": self.bm25_sentences}[which]
         size = len(self.sentence_vectors) if which == "sentences" else len(self.chunks)
         if not tokens or not size:
             return np.zeros(size, dtype=np.float32)
+        if self.bm25_sentences is None:
+            self.ready()
+        retriever = {"words": self.bm25_words, "bigrams": self.bm25_bigrams,
+                     "sentences": self.bm25_sentences}[which]
         return np.asarray(retriever.get_scores(list(tokens)), dtype=np.float32)[:size]
 
     # -- persistence ---------------------------------------------------------------------
@@ -311,14 +323,19 @@ def spot_check(index: Store, encode: Callable[[Sequence[str]], np.ndarray],
     """Re-embed a few chunks and sentences and compare them with the stored vectors, catching
     what no checksum can see (vectors that do not belong to their chunk records, or that
     another model made under the same name): ``IndexMismatch`` for a dimension change,
-    ``IndexCorrupt`` when a vector is off. Works on any store, through the seam."""
+    ``IndexCorrupt`` when a vector is off. Works on any store, through the seam; passage
+    vectors derived from sentences (``qa.passage_vectors``) are derived again from their parts
+    embedded now."""
+    from . import passage_vectors
+
     records = index.records()
     n = len(records)
     if not n:
         return
     chosen = [records[i] for i in sorted({round(i * (n - 1) / max(1, samples - 1))
                                           for i in range(samples)})]
-    texts = [index_text(c) for c in chosen]
+    derived = index.manifest.get("passage_vectors") == "derived"
+    texts = [] if derived else [index_text(c) for c in chosen]
     stored = list(index.chunk_vectors([c.id for c in chosen]))
     spoken = [c for c in chosen[:2] if c.sentences]
     for c, vectors in zip(spoken, index.sentence_vectors_of([c.id for c in spoken]),
@@ -327,6 +344,9 @@ def spot_check(index: Store, encode: Callable[[Sequence[str]], np.ndarray],
         texts.append(c.text[s - c.start : e - c.start])
         stored.append(vectors[len(c.sentences) - 1])
     fresh = encode(texts)
+    if derived:
+        picked = passage_vectors.embed(chosen, encode)
+        fresh = np.vstack([picked, fresh]) if len(fresh) else picked
     held = np.asarray(stored)
     if fresh.shape[1] != held.shape[1]:
         raise IndexMismatch(f"the model makes {fresh.shape[1]}-dimensional vectors, the index "

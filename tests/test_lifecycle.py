@@ -256,7 +256,9 @@ def test_sigkilled_builds_leave_a_working_index(settings: Settings, embedder) ->
     done = run_build(settings, "--full")
     assert done.returncode == 0, done.stderr
     assert "full build (asked for)" in done.stdout
-    assert "embedding" in done.stderr and "%|" in done.stderr  # a big stage: a bar in a log
+    # in a log: plain lines, a counted stage with its rate
+    assert "qa build: embedding" in done.stderr and "chars/s" in done.stderr
+    assert "\r" not in done.stderr
     assert not [n for n in generations(settings.index_dir) if n.endswith(".tmp")]
     assert store.current_name() in done.stdout
     assert len(store.load().files()) == 12
@@ -321,7 +323,7 @@ def test_build_shows_a_progress_bar_on_a_terminal(settings: Settings) -> None:
     os.close(master)
     out = b"".join(chunks).decode("utf-8", "replace")
     assert proc.returncode == 0, out
-    assert "embedding" in out and "%|" in out
+    assert "embedding" in out and "%|" in out and "chars/s" in out  # rate and time left
     assert "full build" in out
 
 
