@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 
 from qa.asks import asked_about, expected_type, measures, type_match, typed_focus
+from qa.glossary import Glossary
+
+GLOSSARY = Glossary.general()
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -74,7 +77,7 @@ def test_expected_type(question: str, kind: str | None) -> None:
     ("name", "根据similarweb数据", True),  # a name the glossary holds among its terms
 ])
 def test_type_match(kind: str, sentence: str, holds: bool) -> None:
-    assert type_match(kind, sentence.lower()) is holds
+    assert type_match(kind, sentence.lower(), GLOSSARY) is holds
 
 
 def test_asked_about_names_the_thing_asked_for() -> None:
@@ -89,11 +92,11 @@ def test_asked_about_names_the_thing_asked_for() -> None:
 
 
 def test_typed_focus_is_what_a_value_question_measures() -> None:
-    assert typed_focus("微软2023年Q2季度净利润具体是多少亿美元?", "amount") == ["净利润"]
-    assert typed_focus("谷歌是哪一年收购DeepMind的?", "time") == ["收购"]
-    assert typed_focus("硅谷完成了多少起融资?", "count") == ["融资", "完成"]
-    assert typed_focus("微软2022年的研发投入具体是多少亿美元?", "amount") == ["投入"]
-    assert typed_focus("微软为什么要和OpenAI合作?", "reason") == []
+    assert typed_focus("微软2023年Q2季度净利润具体是多少亿美元?", "amount", GLOSSARY) == ["净利润"]
+    assert typed_focus("谷歌是哪一年收购DeepMind的?", "time", GLOSSARY) == ["收购"]
+    assert typed_focus("硅谷完成了多少起融资?", "count", GLOSSARY) == ["融资", "完成"]
+    assert typed_focus("微软2022年的研发投入具体是多少亿美元?", "amount", GLOSSARY) == ["投入"]
+    assert typed_focus("微软为什么要和OpenAI合作?", "reason", GLOSSARY) == []
 
 
 def test_measures_are_what_an_amount_question_asks_the_value_of() -> None:
@@ -104,16 +107,16 @@ def test_measures_are_what_an_amount_question_asks_the_value_of() -> None:
 
 
 def test_name_questions_focus_on_what_is_named_not_its_kind() -> None:
-    assert typed_focus("微软新设立的人工智能实验室叫什么名字?", "name") == ["实验室"]
-    assert typed_focus("那家搜索巨头买下的AI研究公司叫什么?", "name") == []  # 公司: a kind
+    assert typed_focus("微软新设立的人工智能实验室叫什么名字?", "name", GLOSSARY) == ["实验室"]
+    assert typed_focus("那家搜索巨头买下的AI研究公司叫什么?", "name", GLOSSARY) == []  # 公司: a kind
 
 
 def test_a_name_answers_only_if_the_question_does_not_name_it() -> None:
     from qa.asks import holds_name
 
     sentence = "在该领域谷歌一直处于技术领先地位,并通过收购deepmind"
-    assert holds_name(sentence, "谷歌是靠收购哪家公司提升能力的?")  # deepmind
-    assert not holds_name("谷歌一直处于技术领先地位", "谷歌是靠收购哪家公司提升能力的?")
-    assert holds_name("谷歌一直处于技术领先地位", "微软的老对手是哪家公司?")
+    assert holds_name(sentence, GLOSSARY, "谷歌是靠收购哪家公司提升能力的?")  # deepmind
+    assert not holds_name("谷歌一直处于技术领先地位", GLOSSARY, "谷歌是靠收购哪家公司提升能力的?")
+    assert holds_name("谷歌一直处于技术领先地位", GLOSSARY, "微软的老对手是哪家公司?")
     assert expected_type("这个名称是什么意思?") is None  # a meaning, not a name
     assert expected_type("Which companies invested in OpenAI?") == "name"

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answer import Answer, make_answer
+from qa.answer import Answer, Answerer
 from qa.builder import build_index
 from qa.config import PROJECT_ROOT, Settings
 from qa.generations import LOCK, IndexStore
@@ -78,8 +78,12 @@ def write_atomically(path: Path, text: str) -> None:
 def answer_from(index: Index, embedder, question: str) -> Answer:  # type: ignore[no-untyped-def]
     """Answer from one loaded generation as it is (``QA.ask`` would first rebuild it if the
     corpus had changed since)."""
-    query = make_query(question, embedder.encode([question])[0])
-    return make_answer(question, index, query, search(index, query, 3), 0.45)
+    from qa import rankers
+    from qa.glossary import Glossary
+
+    query = make_query(question, embedder.encode_query(question))
+    answerer = Answerer(Glossary.general(), rankers.load(rankers.GENERAL))
+    return answerer.answer(question, index, query, search(index, query, 3))
 
 
 def test_incremental_build_counts_and_reuse(settings: Settings, embedder) -> None:

@@ -16,7 +16,7 @@ from qa.embedding import Embedder
 from qa.index import IndexCorrupt, index_text, spot_check
 from qa.passage_vectors import embed, parts
 from qa.service import QA
-from qa.store import IndexStore
+from qa.generations import IndexStore
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import pytest
 from qa.builder import build_index
 from qa.config import PROJECT_ROOT, Settings
 from qa.embedding import Embedder
-from qa.store import IndexStore
+from qa.generations import IndexStore
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="qa build --ray needs Ray: pip install 'qa[ray]'")
