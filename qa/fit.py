@@ -119,34 +119,49 @@ def question_file_cases(paths: list[Path], settings: Settings, splits: set[str]
 
 # -- the models --------------------------------------------------------------------------------
 
-def conditional_logit(groups: list[tuple[np.ndarray, np.ndarray]], l2: float = 0.01
-                      ) -> np.ndarray:
+def set_weights(cases: list[Case]) -> np.ndarray:
+    """A weight per case so that every question set (the part of ``group`` before ":") counts
+    as much as any other, however many questions it has (the seed article's few hundred beside
+    thousands of Wikipedia questions), averaging 1."""
+    sets = [k.group.split(":")[0] for k in cases]
+    counts = {s: sets.count(s) for s in set(sets)}
+    w = np.array([len(cases) / (len(counts) * counts[s]) for s in sets])
+    return w
+
+
+def conditional_logit(groups: list[tuple[np.ndarray, np.ndarray]], l2: float = 0.01,
+                      weights: np.ndarray | None = None) -> np.ndarray:
     """Weights ``w`` maximising, over groups (candidates x features, which ones are right),
-    the log of the softmax mass of the right candidates, with an L2 penalty."""
+    the (weighted) log of the softmax mass of the right candidates, with an L2 penalty."""
     from scipy.optimize import minimize
 
     dim = groups[0][0].shape[1]
+    each = weights if weights is not None else np.ones(len(groups))
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        total, grad = l2 * float(w @ w), 2 * l2 * w
-        for x, right in groups:
+        total, grad = 0.0, np.zeros(dim)
+        for (x, right), g in zip(groups, each, strict=True):
             z = x @ w
             p = np.exp(z - z.max())
             p /= p.sum()
             mass = float(p[right].sum())
-            total -= math.log(max(mass, 1e-12))
+            total -= g * math.log(max(mass, 1e-12))
             q = np.where(right, p, 0.0) / max(mass, 1e-12)
-            grad = grad - (q - p) @ x
-        return total / len(groups), grad / len(groups)
+            grad = grad - g * ((q - p) @ x)
+        n = len(groups)
+        return total / n + l2 * float(w @ w), grad / n + 2 * l2 * w
 
     return minimize(loss, np.zeros(dim), jac=True, method="L-BFGS-B").x
 
 
-def logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.01) -> tuple[np.ndarray, float]:
-    """Class-balanced logistic regression: (weights, bias)."""
+def logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.01,
+             weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Class-balanced (and ``weights``-weighted) logistic regression: (weights, bias)."""
     from scipy.optimize import minimize
 
-    balance = np.where(y == 1, 0.5 / max(1, y.sum()), 0.5 / max(1, (1 - y).sum()))
+    each = weights if weights is not None else np.ones(len(y))
+    balance = each * np.where(y == 1, 0.5 / max(1e-9, (each * y).sum()),
+                              0.5 / max(1e-9, (each * (1 - y)).sum()))
 
     def loss(wb: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = wb[:-1], wb[-1]
@@ -173,10 +188,11 @@ class Fitter:
         self.readings: dict[tuple[int, int], tuple[float, int, int]] = {}
 
     def sentence(self, cases: list[Case]) -> Linear:
+        kept = [k for k in cases if k.cands and any(k.holds(c) for c in k.cands)
+                and not all(k.holds(c) for c in k.cands)]
         groups = [(_matrix([c.features for c in k.cands], SENTENCE_FEATURES),
-                   np.array([k.holds(c) for c in k.cands])) for k in cases if k.cands]
-        groups = [(x, r) for x, r in groups if r.any() and not r.all()]
-        w = conditional_logit(groups)
+                   np.array([k.holds(c) for c in k.cands])) for k in kept]
+        w = conditional_logit(groups, weights=set_weights(kept))
         return Linear(dict(zip(SENTENCE_FEATURES, map(float, np.round(w, 4)), strict=True)))
 
     def top(self, case: Case, model: Linear) -> list[Candidate]:
@@ -198,13 +214,14 @@ class Fitter:
         return ranked
 
     def final(self, cases: list[Case], sentence: Linear) -> Linear:
-        groups = []
+        groups, kept = [], []
         for k in cases:
             ranked = self.top(k, sentence) if k.cands else []
             right = np.array([k.holds(c) for c in ranked])
             if right.any() and not right.all():
                 groups.append((_matrix([c.scores for c in ranked], FINAL_FEATURES), right))
-        w = conditional_logit(groups)
+                kept.append(k)
+        w = conditional_logit(groups, weights=set_weights(kept))
         return Linear(dict(zip(FINAL_FEATURES, map(float, np.round(w, 4)), strict=True)))
 
     def choose(self, case: Case, sentence: Linear, final: Linear) -> Candidate | None:
@@ -226,10 +243,10 @@ class Fitter:
         return best
 
     def found(self, cases: list[Case], sentence: Linear, final: Linear) -> Linear:
-        chosen = [(k, self.choose(k, sentence, final)) for k in cases]
-        rows = [k.found_x for k, c in chosen if c is not None]
-        y = np.array([bool(k.gold) for k, c in chosen if c is not None], dtype=np.float64)
-        w, b = logistic(_matrix(rows, FOUND_FEATURES), y)
+        kept = [k for k in cases if self.choose(k, sentence, final) is not None]
+        y = np.array([bool(k.gold) for k in kept], dtype=np.float64)
+        w, b = logistic(_matrix([k.found_x for k in kept], FOUND_FEATURES), y,
+                        weights=set_weights(kept))
         return Linear(dict(zip(FOUND_FEATURES, map(float, np.round(w, 4)), strict=True)),
                       round(b, 4))
 
@@ -241,14 +258,19 @@ SHORT_WORTH = 0.25
 TARGET_FOUND, TARGET_REFUSED = 0.95, 0.85
 
 
-def pick_threshold(answerable: list[float], unanswerable: list[float]) -> float:
-    """The confidence threshold clearing the found and refusal targets by the widest margin."""
+def pick_threshold(answerable: list[tuple[float, float]], unanswerable: list[tuple[float, float]]
+                   ) -> float:
+    """The confidence threshold clearing the found and refusal targets by the widest margin,
+    from (confidence, weight) pairs (``set_weights``)."""
     if not answerable or not unanswerable:
         return 0.5
     grid = [t / 100 for t in range(5, 96)]
+    a_total = sum(w for _, w in answerable)
+    u_total = sum(w for _, w in unanswerable)
+
     def slack(t: float) -> float:
-        found = sum(p >= t for p in answerable) / len(answerable)
-        refused = sum(p < t for p in unanswerable) / len(unanswerable)
+        found = sum(w for p, w in answerable if p >= t) / a_total
+        refused = sum(w for p, w in unanswerable if p < t) / u_total
         return min(found - TARGET_FOUND, refused - TARGET_REFUSED)
     return max(grid, key=lambda t: (round(slack(t), 6), -abs(t - 0.5)))
 
@@ -295,8 +317,11 @@ def fit_all(cases: list[Case], fitter: Fitter) -> Rankers:
     sentence = fitter.sentence(cases)
     final = fitter.final(cases, sentence)
     found = fitter.found(cases, sentence, final)
-    probs = [(bool(k.gold), found.probability(k.found_x)) for k in cases if k.cands]
-    threshold = pick_threshold([p for g, p in probs if g], [p for g, p in probs if not g])
+    asked = [k for k in cases if k.cands]
+    probs = [(bool(k.gold), found.probability(k.found_x), w)
+             for k, w in zip(asked, set_weights(asked), strict=True)]
+    threshold = pick_threshold([(p, w) for g, p, w in probs if g],
+                               [(p, w) for g, p, w in probs if not g])
     pairs = []
     for k in cases:
         best = fitter.choose(k, sentence, final) if k.gold and k.source else None
