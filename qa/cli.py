@@ -222,6 +222,9 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--out", default=str(Path(__file__).resolve().parent / "data" / "rankers.json"))
     f.add_argument("--read", type=int, default=4, help="candidates the reader reads")
     f.add_argument("--curve", action="store_true", help="also record a learning curve")
+    f.add_argument("--corpus-only", action="store_true",
+                   help="fit on the question files alone (a corpus's own rankers: --out "
+                        "corpus/.qa/rankers.json)")
     f.set_defaults(func=cmd_fit)
 
     t = sub.add_parser("train-reader", help="fine-tune the short-answer reader (torch, ~15 min)")

@@ -80,7 +80,7 @@ def measure(engine: Any, case: Case, history: list[str] | None = None) -> None:
     later, once the sentence model is fitted)."""
     index = engine.refresh()
     query, hits = engine.search(index, case.text, 10, search_context(case.text, history or []))
-    case.cands = candidates(query, hits[:3], case.text, engine.answerer.glossary)
+    case.cands = candidates(query, hits[:3], case.text, engine.glossary)
     case.context = (engine, index, query, hits)
 
 
@@ -238,7 +238,7 @@ class Fitter:
         best = max(ranked, key=lambda c: c.scores["final"])
         engine, index, query, hits = case.context
         hits = [best.hit, *(h for h in hits if h is not best.hit)]
-        case.found_x = found_features(case.text, index, engine.answerer.glossary, hits, best,
+        case.found_x = found_features(case.text, index, engine.glossary, hits, best,
                                       engine.weights.top_score(), query.cos_range)
         return best
 
@@ -358,9 +358,9 @@ def main(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     work = Path(args.workdir)
-    squads = [Path(s) for s in args.squad] if args.squad is not None else [
-        PROJECT_ROOT.parent / "shared" / "datasets" / n
-        for n in ("cmrc2018_trial.json", "drcd_dev_zhs.json")]
+    squads = [Path(s) for s in args.squad] if args.squad is not None else [] \
+        if args.corpus_only else [PROJECT_ROOT.parent / "shared" / "datasets" / n
+                                  for n in ("cmrc2018_trial.json", "drcd_dev_zhs.json")]
     files = [Path(q) for q in args.questions] if args.questions is not None else [
         *TUNING_FILES, *sorted((PROJECT_ROOT / "tests" / "data").glob("questions_blind*.jsonl"))]
     splits = set(args.fit_splits.split(","))

@@ -69,7 +69,7 @@ class QA:
         self.weights = weights
         self.embedder = embedder or Embedder(self.settings)
         self.store = open_backend(self.settings)  # where the index lives (QA_STORE)
-        self._knowledge: tuple[tuple[int, ...], Answerer] | None = None
+        self._knowledge: tuple[tuple[int, ...], Glossary, rankersmod.Rankers] | None = None
         self._reader: Any = None
         self._index: Store | None = None
         self._signature: dict[str, tuple[int, int]] | None = None
@@ -224,19 +224,28 @@ class QA:
                            cos_range(self.settings.model))
         return query, search(index, query, k, self.weights)
 
-    @property
-    def answerer(self) -> Answerer:
-        """The answer layer: the corpus's glossary and rankers (re-read when their files
-        change) and the reader (loaded once)."""
+    def _corpus_knowledge(self) -> tuple[Glossary, rankersmod.Rankers]:
+        """The corpus's glossary and rankers, re-read when their files change."""
         corpus = self.settings.corpus_dir
         files = (corpus / CORPUS_GLOSSARY, corpus / rankersmod.CORPUS_RANKERS)
         stamp = tuple(p.stat().st_mtime_ns if p.is_file() else 0 for p in files)
         known = self._knowledge
         if known is None or known[0] != stamp:
-            answerer = Answerer(Glossary.for_corpus(corpus), rankersmod.for_corpus(corpus),
-                                self.reader, self.settings.found_threshold)
-            self._knowledge = known = (stamp, answerer)
-        return known[1]
+            known = (stamp, Glossary.for_corpus(corpus), rankersmod.for_corpus(corpus))
+            self._knowledge = known
+        return known[1], known[2]
+
+    @property
+    def glossary(self) -> Glossary:
+        """The general glossary plus the corpus's own (``corpus/.qa/glossary.tsv``)."""
+        return self._corpus_knowledge()[0]
+
+    @property
+    def answerer(self) -> Answerer:
+        """The answer layer: the corpus's glossary and rankers and the reader (loaded once,
+        on the first question that needs it)."""
+        glossary, rankers = self._corpus_knowledge()
+        return Answerer(glossary, rankers, self.reader, self.settings.found_threshold)
 
     @property
     def reader(self) -> Any:
@@ -252,7 +261,7 @@ class QA:
     def _expand(self, index: Store, text: str) -> str:
         """``text`` with its glossary terms in Chinese and, for an English question, the corpus
         words its other English words translate (``qa.bilingual``)."""
-        expanded = self.answerer.glossary.expand(text)
+        expanded = self.glossary.expand(text)
         if textmod.is_chinese(text):
             return expanded
         extra = [w for w in bridge(index).translate(text) if w not in expanded]

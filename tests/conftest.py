@@ -1,7 +1,9 @@
 """Shared fixtures: the real model (loaded once per session) and temp copies of the project.
 
 Tests never touch the project's own ``index/``: each gets a copy of ``corpus/`` and an index
-folder under pytest's tmp_path.
+folder under pytest's tmp_path. A test that uses the model (any fixture of ``MODEL_FIXTURES``)
+is marked ``slow`` here, so ``make test-fast`` (``-m "not slow and not browser"``) runs only
+tests that need no model, no index and no server.
 """
 
 from __future__ import annotations
@@ -15,6 +17,16 @@ from qa.config import PROJECT_ROOT, Settings
 
 CORPUS = PROJECT_ROOT / "corpus"
 ARTICLE = "microsoft-openai.txt"
+
+
+#: fixtures that load the model or build an index: their tests are slow
+MODEL_FIXTURES = frozenset({"embedder", "shared_qa", "fresh_qa", "prebuilt", "sample_qa"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def make_settings(root: Path, **changes: object) -> Settings:

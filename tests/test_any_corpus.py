@@ -78,9 +78,9 @@ def test_a_corpus_glossary_serves_only_its_own_engine(tmp_path, embedder) -> Non
     own = QA(make_settings(_corpus_with_glossary(tmp_path / "a", "term\t北极燕鸥\t极地小白鸟\n")),
              embedder=embedder)
     other = QA(make_settings(_corpus_with_glossary(tmp_path / "b", None)), embedder=embedder)
-    assert "北极燕鸥" in own.answerer.glossary.expansions("极地小白鸟飞多远?")
-    assert "北极燕鸥" not in other.answerer.glossary.expansions("极地小白鸟飞多远?")
-    assert own.answerer.glossary.sources[-1].endswith("glossary.tsv")
+    assert "北极燕鸥" in own.glossary.expansions("极地小白鸟飞多远?")
+    assert "北极燕鸥" not in other.glossary.expansions("极地小白鸟飞多远?")
+    assert own.glossary.sources[-1].endswith("glossary.tsv")
 
 
 def test_a_broken_corpus_glossary_names_its_line(tmp_path, embedder) -> None:
@@ -90,7 +90,7 @@ def test_a_broken_corpus_glossary_names_its_line(tmp_path, embedder) -> None:
     engine = QA(make_settings(_corpus_with_glossary(tmp_path, "term\tok\nnonsense line\n")),
                 embedder=embedder)
     with pytest.raises(GlossaryError, match=r"glossary.tsv:2"):
-        engine.answerer  # noqa: B018
+        engine.glossary  # noqa: B018
 
 
 def test_the_article_tells_when_and_by_whom_it_was_published(shared_qa) -> None:
