@@ -13,10 +13,10 @@ import pytest
 from qa.builder import build_index
 from qa.config import M3E_MODEL, PROJECT_ROOT, Settings
 from qa.embedding import Embedder
+from qa.generations import IndexStore
 from qa.index import IndexCorrupt, index_text, spot_check
 from qa.passage_vectors import embed, parts
 from qa.service import QA
-from qa.generations import IndexStore
 
 pytestmark = pytest.mark.slow
 
