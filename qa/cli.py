@@ -219,7 +219,8 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--fit-splits", default="dev,fresh,blind2,blind3,blind4,blind6,blind7",
                    help="splits of the question files fitted on (the others are reported)")
     f.add_argument("--workdir", default="bench/out/fit", help="corpora and indexes (kept)")
-    f.add_argument("--out", default=str(Path(__file__).resolve().parent / "data" / "rankers.json"))
+    f.add_argument("--out", default=None, help="default: qa/data/rankers.json, or "
+                   "rankers-noreader.json with QA_READER=none")
     f.add_argument("--read", type=int, default=4, help="candidates the reader reads")
     f.add_argument("--curve", action="store_true", help="also record a learning curve")
     f.add_argument("--corpus-only", action="store_true",

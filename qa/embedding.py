@@ -336,7 +336,7 @@ class Embedder:
 
 
 class MixedEncoder:
-    """Two models as one (``QA_EMBED_MODEL=a+b``, the default m3e-small+multilingual-e5-small):
+    """Two models as one (``QA_EMBED_MODEL=a+b``, e.g. m3e-small+multilingual-e5-small):
     a text's vector is both models' unit vectors side by side, scaled so that the inner
     product of two such vectors is ``(1 - w) * cos_a + w * cos_b`` (``w`` =
     ``SECOND_MODEL_WEIGHT``), itself a unit vector; FAISS, the index and its checks see one

@@ -357,6 +357,9 @@ def main(args: argparse.Namespace) -> int:
     from .evaluate import TUNING_FILES
 
     settings = Settings.from_env()
+    if args.out is None:
+        from .rankers import GENERAL, file_name
+        args.out = str(GENERAL.with_name(file_name(settings.reader != "none")))
     work = Path(args.workdir)
     squads = [Path(s) for s in args.squad] if args.squad is not None else [] \
         if args.corpus_only else [PROJECT_ROOT.parent / "shared" / "datasets" / n

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 GENERAL = Path(__file__).resolve().parent / "data" / "rankers.json"
+#: fitted without the reader (``QA_READER=none``): its margin is then never measured
+GENERAL_NO_READER = GENERAL.with_name("rankers-noreader.json")
 CORPUS_RANKERS = Path(".qa") / "rankers.json"
 MODELS = ("sentence", "final", "found")
 
@@ -99,7 +101,13 @@ def load(path: Path) -> Rankers:
     return _read(str(path), path.stat().st_mtime_ns if path.exists() else 0)
 
 
-def for_corpus(corpus_dir: Path) -> Rankers:
-    """The corpus's own ``.qa/rankers.json`` when it has one, else the general file."""
-    own = corpus_dir / CORPUS_RANKERS
-    return load(own if own.is_file() else GENERAL)
+def file_name(reader: bool) -> str:
+    """The rankers file's name for an engine with (or without) the reader."""
+    return GENERAL.name if reader else GENERAL_NO_READER.name
+
+
+def for_corpus(corpus_dir: Path, reader: bool = True) -> Rankers:
+    """The corpus's own ``.qa/rankers.json`` (``rankers-noreader.json`` without the reader)
+    when it has one, else the general file of that name."""
+    own = corpus_dir / CORPUS_RANKERS.with_name(file_name(reader))
+    return load(own if own.is_file() else GENERAL.with_name(file_name(reader)))

@@ -227,11 +227,13 @@ class QA:
     def _corpus_knowledge(self) -> tuple[Glossary, rankersmod.Rankers]:
         """The corpus's glossary and rankers, re-read when their files change."""
         corpus = self.settings.corpus_dir
-        files = (corpus / CORPUS_GLOSSARY, corpus / rankersmod.CORPUS_RANKERS)
+        with_reader = self.settings.reader != "none"
+        files = (corpus / CORPUS_GLOSSARY,
+                 corpus / rankersmod.CORPUS_RANKERS.with_name(rankersmod.file_name(with_reader)))
         stamp = tuple(p.stat().st_mtime_ns if p.is_file() else 0 for p in files)
         known = self._knowledge
         if known is None or known[0] != stamp:
-            known = (stamp, Glossary.for_corpus(corpus), rankersmod.for_corpus(corpus))
+            known = (stamp, Glossary.for_corpus(corpus), rankersmod.for_corpus(corpus, with_reader))
             self._knowledge = known
         return known[1], known[2]
 

@@ -20,7 +20,8 @@ ARTICLE = "microsoft-openai.txt"
 
 
 #: fixtures that load the model or build an index: their tests are slow
-MODEL_FIXTURES = frozenset({"embedder", "shared_qa", "fresh_qa", "prebuilt", "sample_qa"})
+MODEL_FIXTURES = frozenset({"embedder", "shared_qa", "fresh_qa", "prebuilt", "sample_qa",
+                            "e5_settings"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -54,6 +54,7 @@ def m3e_embedder() -> Embedder:
     return Embedder(m3e_settings())
 
 
+@pytest.mark.slow
 def test_default_backend_is_onnx_and_matches_torch(m3e_embedder: Embedder,
                                                    torch_embedder: Embedder) -> None:
     embedder = m3e_embedder
@@ -68,6 +69,7 @@ def test_default_backend_is_onnx_and_matches_torch(m3e_embedder: Embedder,
     assert np.sum(alone * ours[:12], axis=1).min() >= 0.99999
 
 
+@pytest.mark.slow
 def test_fresh_export_is_checked_and_then_loaded_without_torch(tmp_path: Path) -> None:
     settings = m3e_settings().with_(model_cache=tmp_path / "models")
     e = Embedder(settings)
@@ -95,6 +97,7 @@ def test_fresh_export_is_checked_and_then_loaded_without_torch(tmp_path: Path) -
     assert float(np.dot(out["v"], vec[0])) >= MIN_COSINE
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["garbled model", "no meta.json"])
 def test_damaged_export_is_made_again(tmp_path: Path, caplog: pytest.LogCaptureFixture,
                                       torch_embedder: Embedder, damage: str) -> None:
@@ -114,6 +117,7 @@ def test_damaged_export_is_made_again(tmp_path: Path, caplog: pytest.LogCaptureF
     assert float(np.dot(v[0], torch_embedder.encode(["第二笔投资是20亿美元"])[0])) >= MIN_COSINE
 
 
+@pytest.mark.slow
 def test_model_it_cannot_copy_falls_back_to_torch(tmp_path: Path,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     from sentence_transformers import SentenceTransformer
@@ -139,6 +143,7 @@ def test_model_it_cannot_copy_falls_back_to_torch(tmp_path: Path,
     assert not any((tmp_path / "models").glob("*/model.onnx"))
 
 
+@pytest.mark.slow
 def test_cls_pooled_model_is_exported_and_matches(tmp_path: Path) -> None:
     """Another pooling (CLS, as bge uses) and a Normalize module export and agree too."""
     from sentence_transformers import SentenceTransformer
@@ -177,6 +182,7 @@ def test_unknown_backend_names_the_variable() -> None:
         Embedder(Settings.from_env().with_(embed_backend="gpu"))
 
 
+@pytest.mark.slow
 def test_int8_runs_an_int8_copy_of_the_export(m3e_embedder: Embedder) -> None:
     int8 = Embedder(m3e_settings().with_(embed_quantize="int8"))
     texts = article_texts()
@@ -196,6 +202,7 @@ def test_int8_runs_an_int8_copy_of_the_export(m3e_embedder: Embedder) -> None:
     assert int(np.argmax(ours @ q)) == int(np.argmax(ref @ q32))
 
 
+@pytest.mark.slow
 def test_int8_on_torch_quantises_its_linear_layers() -> None:
     e = Embedder(m3e_settings().with_(embed_quantize="int8", embed_backend="torch"))
     assert e.backend == "torch"
@@ -260,12 +267,13 @@ def test_e5_index_answers(e5_settings: Settings) -> None:
     assert not qa.ask("OpenAI的CEO是谁?").found
 
 
-def test_default_mixes_m3e_and_e5_cosines(embedder: Embedder, e5_settings: Settings) -> None:
-    """The default model is m3e-small and multilingual-e5-small as one: the inner product of
-    two of its vectors is the mean of both models' cosines, in each model's own roles."""
-    from qa.config import DEFAULT_MODEL, SECOND_MODEL_WEIGHT
+def test_pair_mixes_m3e_and_e5_cosines(e5_settings: Settings) -> None:
+    """m3e-small and multilingual-e5-small as one: the inner product of two of its vectors is
+    the weighted mean of both models' cosines, in each model's own roles."""
+    from qa.config import SECOND_MODEL_WEIGHT
 
-    assert embedder.name == DEFAULT_MODEL == "m3e-small+multilingual-e5-small"
+    embedder = Embedder(e5_settings.with_(model="m3e-small+multilingual-e5-small"))
+    assert embedder.name == "m3e-small+multilingual-e5-small"
     e5 = Embedder(e5_settings)
     m3e_embedder = Embedder(m3e_settings().with_(embed_quantize=embedder.quantize))  # its part
     question, passage = "微软第一次给OpenAI投了多少钱?", "同年7月,微软宣布将向OpenAI投资10亿美元。"
@@ -292,6 +300,7 @@ def test_e5_answers_threads_asking_at_once(e5_settings: Settings) -> None:
     assert np.sum(alone * together, axis=1).min() > 0.9999
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", [M3E_MODEL, "m3e-small+multilingual-e5-small"])
 def test_questions_embed_as_unit_vectors_on_torch(model: str) -> None:
     """sentence-transformers' own ``encode_query`` (no normalising, no e5 roles) is never the
@@ -309,7 +318,7 @@ def test_the_pair_s_weight_is_an_index_parameter() -> None:
     0.85 -> 0.7 (cosine 0.984 between the two vectors of one text)."""
     from qa.config import SECOND_MODEL_WEIGHT
 
-    pair = Settings().index_params()
+    pair = Settings(model="m3e-small+multilingual-e5-small").index_params()
     assert pair["second_model_weight"] == SECOND_MODEL_WEIGHT and pair["lowercase"] is False
     alone = Settings(model=M3E_MODEL).index_params()
     assert "second_model_weight" not in alone and alone["lowercase"] is True
