@@ -49,8 +49,13 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def format_answer(answer) -> str:  # type: ignore[no-untyped-def]
-    head = answer.text if answer.found else f"{answer.text}"
-    lines = [head, ""]
+    """The answer sentence (bold, its short answer marked, on a terminal), the short answer on
+    a line of its own, then the cited passages."""
+    from .chat import ANSI, PLAIN, _highlighted
+
+    head = _highlighted(answer, ANSI if sys.stdout.isatty() else PLAIN) if answer.found \
+        else answer.text
+    lines = [head, *([f"  答案：{answer.short}"] if answer.found and answer.short else []), ""]
     for p in answer.passages:
         lines.append(f"{p.citation} · 分数 {p.score:.3f}")
         lines.append(f"    {p.text}")

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .answer import Answer
 from .config import Settings
 from .squad import Article, Question, choose, cmrc_em, cmrc_f1, load_squad, write_corpus
@@ -64,7 +66,8 @@ def run(ask: Asker, questions: list[tuple[Question, bool]]) -> list[Outcome]:
     return out
 
 
-COLUMNS = ("n", "hit@1", "hit@3", "MRR", "sent", "EM", "F1", "found", "refused", "p50 ms")
+COLUMNS = ("n", "hit@1", "hit@3", "MRR", "sent", "EM", "F1", "found", "refused", "p50 ms",
+           "p95 ms")
 
 
 def scores(outcomes: list[Outcome]) -> dict[str, float]:
@@ -84,6 +87,8 @@ def scores(outcomes: list[Outcome]) -> dict[str, float]:
         "found": sum(o.found for o in ans) / n,
         "refused": (sum(not o.found for o in out_of) / len(out_of)) if out_of else float("nan"),
         "p50 ms": 1000 * statistics.median(o.seconds for o in outcomes) if outcomes else 0.0,
+        "p95 ms": 1000 * float(np.percentile([o.seconds for o in outcomes], 95))
+        if outcomes else 0.0,
     }
 
 
@@ -92,7 +97,7 @@ def table(named: dict[str, list[Outcome]]) -> str:
     lines = [head, "-" * len(head)]
     for name, outcomes in named.items():
         s = scores(outcomes)
-        cells = "".join(f"{s[c]:>8d}" if c == "n" else f"{s[c]:>8.1f}" if c == "p50 ms"
+        cells = "".join(f"{s[c]:>8d}" if c == "n" else f"{s[c]:>8.1f}" if c.endswith(" ms")
                         else f"{s[c]:>8.3f}" for c in COLUMNS)
         lines.append(f"{name:<26}{cells}")
     return "\n".join(lines)
