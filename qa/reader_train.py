@@ -428,7 +428,10 @@ def main(args: argparse.Namespace) -> int:
         "trained_on": [f"{s.name}: 'fit' articles (qa.squad.split_of)" for s in sets],
         "commit": _commit(), "epochs": args.epochs, "cloze": args.cloze, "lr": args.lr, "batch": args.batch,
         "seed": args.seed, "train_minutes": round(minutes, 1),
-        "command": "qa train-reader " + " ".join(f"--squad {s}" for s in args.squad or []),
+        "command": "qa train-reader " + " ".join(
+            [*(f"--squad {s}" for s in args.squad or []), f"--epochs {args.epochs}",
+             f"--lr {args.lr:g}", f"--cloze {args.cloze}", f"--batch {args.batch}",
+             f"--model-file {args.model_file}"]),
     }
     scores = {}
     for name in ("model.onnx", "model.int8.onnx"):

@@ -52,8 +52,10 @@ def test_qa_attribute_does_not_load_the_model_either() -> None:
 
 def test_public_names() -> None:
     assert set(qa.__all__) >= {"QA", "Answer", "Passage", "Settings", "ask", "build", "default"}
-    for name in qa.__all__:
-        assert getattr(qa, name) is not None
+    assert callable(qa.ask) and callable(qa.build) and callable(qa.default)
+    assert isinstance(qa.QA, type) and isinstance(qa.Settings, type)
+    assert {f for f in ("found", "text", "short", "short_span", "passages")} <= set(
+        qa.Answer.__dataclass_fields__)
     with pytest.raises(AttributeError):
         qa.no_such_name  # noqa: B018
     assert isinstance(qa.__version__, str)
