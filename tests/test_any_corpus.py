@@ -40,6 +40,7 @@ def outcomes(sample_qa):
 
 def test_floors_on_articles_never_fitted_on(outcomes) -> None:
     s = scores(outcomes)
+    print("\nsample corpus:", {k: round(v, 3) for k, v in s.items()})
     assert s["n"] == 112
     assert s["hit@1"] >= HIT1_FLOOR, s
     assert s["sent"] >= SENTENCE_FLOOR, s
