@@ -110,12 +110,12 @@ def sizes(settings: Settings) -> dict[str, int]:
 def memory(index_dir: Path, work: Path) -> list[list[object]]:
     """Peak RSS of a fresh ``qa build --full``, a fresh ``qa ask`` and the app."""
     build_rss = build_rss_child(index_dir)
-    _, _, ask_rss = run([PY, "-m", "qa", "ask", "微软第一次向OpenAI投资了多少钱?"],
+    _, _, ask_rss = run([PY, "-m", "qa", "ask", "微软2019年向OpenAI投资了多少钱?"],
                         child_env(index_dir), rss=True)
     log = work / "app.log"
     with app_process(index_dir, log) as (proc, url):
         wait_for_page(proc, url, log)
-        ask_app(url, "微软第一次向OpenAI投资了多少钱?")
+        ask_app(url, "微软2019年向OpenAI投资了多少钱?")
         app_rss = vm_hwm(proc.pid)
     return [["python -m qa build --full", mib(build_rss)],
             ["python -m qa ask QUESTION", mib(ask_rss)],

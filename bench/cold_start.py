@@ -39,7 +39,7 @@ from common import (
     wait_for_page,
 )
 
-QUESTION = "微软第一次向OpenAI投资了多少钱?"
+QUESTION = "微软2019年向OpenAI投资了多少钱?"
 IMPORTS = ["qa", "qa.service", "numpy", "onnxruntime", "tokenizers", "faiss", "bm25s", "jieba",
            "gradio", "torch", "sentence_transformers"]
 

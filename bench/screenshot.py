@@ -73,7 +73,7 @@ def shoot(url: str, question: str, out: Path) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
-    p.add_argument("--question", default="微软第一次向OpenAI投资了多少钱?")
+    p.add_argument("--question", default="微软2019年向OpenAI投资了多少钱?")
     args = p.parse_args()
     root = Path(tempfile.mkdtemp(prefix="qa-shot-"))
     shutil.copytree(ROOT / "corpus", root / "corpus")

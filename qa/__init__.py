@@ -1,7 +1,7 @@
 """qa: cited answers over a corpus of (Chinese) articles, on a CPU, offline.
 
     import qa
-    a = qa.ask("微软第一次向OpenAI投资了多少钱?")
+    a = qa.ask("微软2019年向OpenAI投资了多少钱?")
     a.found, a.text, a.passages[0].citation
 
 ``ask`` and ``build`` use one shared ``QA`` object configured from the ``QA_*`` environment

@@ -64,14 +64,14 @@ class ErrorOut(BaseModel):
 
 
 class AskRequest(BaseModel):
-    question: StrictStr = Field(examples=["微软第一次向OpenAI投资了多少钱?"])
+    question: StrictStr = Field(examples=["微软2019年向OpenAI投资了多少钱?"])
     k: StrictInt = Field(3, description="passages to return, 1 to 20")
     history: list[StrictStr] = Field(default_factory=list,
                                      description="the user's earlier questions, oldest first")
 
 
 class SearchRequest(BaseModel):
-    question: StrictStr = Field(examples=["微软第一次向OpenAI投资了多少钱?"])
+    question: StrictStr = Field(examples=["微软2019年向OpenAI投资了多少钱?"])
     k: StrictInt = Field(3, description="passages to return, 1 to 20")
     lexical: StrictBool = Field(False, description="BM25 only, no model")
 
@@ -260,6 +260,6 @@ def create_api(engine: QA) -> FastAPI:
             report = engine.build(full=full, wait=False)
         except (BuildBusy, CorpusEmpty) as exc:
             raise _fail(409, str(exc)) from None
-        return {"report": asdict(report), "summary": report.summary()}
+        return {"report": report.to_json(), "summary": report.summary()}
 
     return api

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -50,6 +50,11 @@ class BuildReport:
     seconds: float = 0.0
     #: the generation built (or kept), as loaded back to verify it
     index: Index | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, object]:
+        """The report as plain JSON values (the loaded index left out)."""
+        return {f.name: [asdict(s) for s in self.skipped] if f.name == "skipped"
+                else getattr(self, f.name) for f in fields(self) if f.name != "index"}
 
     def summary(self) -> str:
         kind = f"full build ({self.full})" if self.full else "incremental build"

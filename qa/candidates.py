@@ -6,7 +6,8 @@ BM25, the shares of the question's words and bigrams it holds, and of its words 
 sentence with its neighbours), whether it holds the kind of answer asked for (a date for 哪年,
 an amount for 多少钱) or clearly not, where it stands (its passage's rank, cosine and score,
 first sentence or not, its length), and whether it is about the year the question names (a
-sentence naming no year, or opening with 同年/当年, is about the last year named before it).
+sentence naming no year, or opening with 同年/当年, is about the last year named before it),
+and whether a question about the first time meets a sentence about a later one (再次, 追加).
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ _YEAR = re.compile(r"(?<![\d.])(?:19|20)\d\d(?![\d.万亿元%个家起])")
 #: like this also is, even when it names another ("同年7月,…")
 _SAME_TIME = re.compile(r"^\W*(?:同年|当年|同月|该年|同期|此后|随后)")
 
+#: a question about the first time something happened, and a sentence about a later time
+_FIRST_TIME = re.compile(r"第一次|首次|首度|头一回|最早|最初|\bfirst\b", re.I)
+_LATER_TIME = re.compile(r"再次|再度|又一次|又向|追加|第[二三四五六七八九十]次|进一步|\bagain\b", re.I)
+
 FEATURES = ("cosine", "bm25", "words", "bigrams", "context", "typed", "mistyped", "rank",
-            "passage_cosine", "passage_score", "first", "length", "year", "other_year")
+            "passage_cosine", "passage_score", "first", "length", "year", "other_year",
+            "later_time")
 
 
 def cos01(cos: float, cos_range: tuple[float, float] = COS_RANGES["m3e"]) -> float:
@@ -92,6 +98,7 @@ def candidates(query: Query, hits: list[Hit], question: str, glossary: Glossary
                ) -> list[Candidate]:
     """Every sentence of ``hits`` with its ``FEATURES`` (see the module docstring)."""
     a = asked(question, glossary)
+    first_time = bool(_FIRST_TIME.search(question))
     top_bm25 = max((x for h in hits for x in h.sentence_bm25), default=0.0) or 1.0
     top_score = max((h.score for h in hits), default=0.0) or 1.0
     out = []
@@ -121,6 +128,7 @@ def candidates(query: Query, hits: list[Hit], question: str, glossary: Glossary
                 "length": min(1.0, len(norm) / 80),
                 "year": float(bool(a.years) and a.years <= when),
                 "other_year": float(bool(a.years) and bool(years) and not a.years & when),
+                "later_time": float(first_time and bool(_LATER_TIME.search(norm))),
             }
             out.append(Candidate(hit, rank, j, (s, e), c.text[s - c.start : e - c.start], x,
                                  typed))

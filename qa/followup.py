@@ -1,6 +1,6 @@
 """Follow-up questions: read a question that leans on earlier turns in their context.
 
-"那2021年呢?" after "微软第一次向OpenAI投资了多少钱?" means "微软2021年向OpenAI投资了多少钱?".
+"那2021年呢?" after "微软2019年向OpenAI投资了多少钱?" means "微软2021年向OpenAI投资了多少钱?".
 Without a language model we do what works for retrieval: when the new question looks like a
 follow-up (short, starts with 那/它/这/第N条…, ends with 呢, or has no content words of its
 own), the earlier question is put in front of it so the search sees both. A self-contained

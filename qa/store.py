@@ -49,6 +49,11 @@ class Store(ABC):
     def dimension(self) -> int:
         return int(self.manifest.get("dimension", 0))
 
+    def ready(self) -> Store:
+        """Make whatever the first search would otherwise make (the embedded store's BM25
+        indexes); a store whose engine keeps them (Milvus) has nothing to do."""
+        return self
+
     @abstractmethod
     def __len__(self) -> int:
         """How many chunks it holds."""

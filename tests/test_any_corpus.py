@@ -114,4 +114,5 @@ def test_no_code_names_a_fact_of_the_seed_article() -> None:
             assert not [f for f in facts if f in body], path
 
 
-HIT1_FLOOR, SENTENCE_FLOOR, F1_FLOOR = 0.0, 0.0, 0.0
+#: a little under what the sample scores (hit@1 0.982, sentence 0.821, F1 0.495 at 1a76f6b+)
+HIT1_FLOOR, SENTENCE_FLOOR, F1_FLOOR = 0.95, 0.78, 0.45

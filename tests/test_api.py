@@ -18,7 +18,7 @@ from qa.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
-HEADLINE = "微软第一次向OpenAI投资了多少钱?"
+HEADLINE = "微软2019年向OpenAI投资了多少钱?"
 TOKEN = "s3cret-token-for-tests"
 CAFE = "量子猫公司于2031年在火星成立了第一家咖啡馆,首任店长名叫李四。\n".encode()
 CAFE_QUESTION = "量子猫公司火星咖啡馆的首任店长叫什么?"
@@ -69,7 +69,7 @@ def files(*items: tuple[str, bytes]) -> list[tuple[str, tuple[str, bytes, str]]]
 
 
 def corpus_listing(engine) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
-    return {p.name: p.read_bytes() for p in engine.settings.corpus_dir.iterdir()}
+    return {p.name: p.read_bytes() for p in engine.settings.corpus_dir.iterdir() if p.is_file()}
 
 
 # -- questions -----------------------------------------------------------------------------

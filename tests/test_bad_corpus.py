@@ -20,7 +20,7 @@ from qa.service import QA
 pytestmark = pytest.mark.slow
 
 ARTICLE = "microsoft-openai.txt"
-QUESTION = "微软第一次向OpenAI投资了多少钱?"
+QUESTION = "微软2019年向OpenAI投资了多少钱?"
 SECRET = "机密代号青龙计划的预算是九百亿。"
 
 

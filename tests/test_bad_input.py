@@ -16,7 +16,7 @@ from qa.chunking import chunk_document, paragraphs
 from qa.corpus import Document
 from qa.render import answer_markdown, escape, unescape
 
-HEADLINE = "微软第一次向OpenAI投资了多少钱?"
+HEADLINE = "微软2019年向OpenAI投资了多少钱?"
 
 ODD_QUESTIONS = [
     "",

@@ -161,7 +161,7 @@ def snapshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
 def test_question_gets_an_answer_with_collapsed_sources(page) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
-    ask(page, "微软第一次向OpenAI投资了多少钱?", "10亿美元")
+    ask(page, "微软2019年向OpenAI投资了多少钱?", "10亿美元")
     answer = page.locator("[data-testid='bot']").nth(-2)
     expect(answer.locator("strong").first).to_contain_text("10亿美元")  # the sentence, bold
     expect(answer).to_contain_text(re.compile(r"microsoft-openai\.txt · 第3段 · 字符 \d+–\d+"))
@@ -213,7 +213,7 @@ def test_payloads_in_the_corpus_stay_text(page) -> None:  # type: ignore[no-unty
 
 
 def corpus_state(root: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in (root / "corpus").iterdir()}
+    return {p.name: p.read_bytes() for p in (root / "corpus").iterdir() if p.is_file()}
 
 
 def test_upload_rebuild_and_ask_in_the_knowledge_base(  # type: ignore[no-untyped-def]

@@ -20,7 +20,7 @@ import qa
 from qa.chat import ANSI, PLAIN, format_answer, format_line, format_sources
 from qa.config import PROJECT_ROOT
 
-HEADLINE = "微软第一次向OpenAI投资了多少钱?"
+HEADLINE = "微软2019年向OpenAI投资了多少钱?"
 ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
 
 

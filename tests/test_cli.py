@@ -13,7 +13,7 @@ from conftest import qa_env
 
 from qa.config import PROJECT_ROOT
 
-HEADLINE = "微软第一次向OpenAI投资了多少钱?"
+HEADLINE = "微软2019年向OpenAI投资了多少钱?"
 PASSAGE_KEYS = {"text", "source", "start", "end", "score", "citation"}
 
 
@@ -150,7 +150,7 @@ def test_search_prints_cited_passages(prebuilt: Path, lexical: bool) -> None:
 def test_lexical_search_loads_no_model(prebuilt: Path) -> None:
     """The BM25-only path: no onnxruntime, torch or gradio import, no model load."""
     code = ("import sys; from qa.cli import main; rc = main(['search', '--lexical', "
-            "'微软第一次向OpenAI投资了多少钱?']); print(rc, sorted(m for m in ('onnxruntime', "
+            "'微软2019年向OpenAI投资了多少钱?']); print(rc, sorted(m for m in ('onnxruntime', "
             "'torch', 'sentence_transformers', 'transformers', 'gradio') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=qa_env(prebuilt),
                           capture_output=True, text=True, encoding="utf-8", timeout=120)

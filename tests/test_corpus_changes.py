@@ -16,7 +16,7 @@ from qa.service import QA
 
 pytestmark = pytest.mark.slow
 
-HEADLINE = "微软第一次向OpenAI投资了多少钱?"
+HEADLINE = "微软2019年向OpenAI投资了多少钱?"
 CAFE = "量子猫公司于2031年在火星成立了第一家咖啡馆,首任店长名叫李四。"
 CAFE_EDITED = "量子猫公司于2033年在火星成立了第一家咖啡馆,首任店长名叫欧阳明远。"
 CAFE_QUESTION = "量子猫公司在火星的第一家咖啡馆的首任店长叫什么名字?"

@@ -36,7 +36,7 @@ from qa.service import QA
 
 pytestmark = pytest.mark.slow
 
-QUESTION = "微软第一次向OpenAI投资了多少钱?"
+QUESTION = "微软2019年向OpenAI投资了多少钱?"
 
 
 @pytest.fixture(scope="module")

@@ -173,7 +173,7 @@ def test_cls_pooled_model_is_exported_and_matches(tmp_path: Path) -> None:
 
 def test_nothing_to_encode(embedder: Embedder, m3e_embedder: Embedder) -> None:
     assert m3e_embedder.model.encode([]).shape == (0, 512)
-    assert embedder.model.encode([]).shape == (0, 512 + 384)  # the default: m3e + e5
+    assert embedder.model.encode([]).shape == (0, embedder.dimension)
     assert embedder.encode([]).size == 0
 
 
@@ -197,8 +197,8 @@ def test_int8_runs_an_int8_copy_of_the_export(m3e_embedder: Embedder) -> None:
     assert np.sum(alone * ours[:12], axis=1).min() >= INT8_REPRODUCIBLE
     assert int8.spot_check_cosine == INT8_REPRODUCIBLE < m3e_embedder.spot_check_cosine
     # questions rank the article's passages as the fp32 model does
-    q = int8.encode_query("微软第一次向OpenAI投资了多少钱?")
-    q32 = m3e_embedder.encode_query("微软第一次向OpenAI投资了多少钱?")
+    q = int8.encode_query("微软2019年向OpenAI投资了多少钱?")
+    q32 = m3e_embedder.encode_query("微软2019年向OpenAI投资了多少钱?")
     assert int(np.argmax(ours @ q)) == int(np.argmax(ref @ q32))
 
 
@@ -276,7 +276,7 @@ def test_pair_mixes_m3e_and_e5_cosines(e5_settings: Settings) -> None:
     assert embedder.name == "m3e-small+multilingual-e5-small"
     e5 = Embedder(e5_settings)
     m3e_embedder = Embedder(m3e_settings().with_(embed_quantize=embedder.quantize))  # its part
-    question, passage = "微软第一次给OpenAI投了多少钱?", "同年7月,微软宣布将向OpenAI投资10亿美元。"
+    question, passage = "微软2019年给OpenAI投了多少钱?", "同年7月,微软宣布将向OpenAI投资10亿美元。"
     mixed = float(embedder.encode_query(question) @ embedder.encode([passage])[0])
     m3e = float(m3e_embedder.encode_query(question) @ m3e_embedder.encode([passage])[0])
     e5_cos = float(e5.encode_query(question) @ e5.encode([passage])[0])
@@ -307,10 +307,10 @@ def test_questions_embed_as_unit_vectors_on_torch(model: str) -> None:
     one a question goes through."""
     fp32 = Settings.from_env().with_(model=model, embed_quantize="none")
     e = Embedder(fp32.with_(embed_backend="torch"))
-    q = e.encode_query("微软第一次向OpenAI投资了多少钱?")
+    q = e.encode_query("微软2019年向OpenAI投资了多少钱?")
     assert abs(float(np.linalg.norm(q)) - 1) < 1e-4
     onnx = Embedder(fp32)
-    assert float(q @ onnx.encode_query("微软第一次向OpenAI投资了多少钱?")) > 0.9999
+    assert float(q @ onnx.encode_query("微软2019年向OpenAI投资了多少钱?")) > 0.9999
 
 
 def test_the_pair_s_weight_is_an_index_parameter() -> None:

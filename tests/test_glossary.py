@@ -42,7 +42,7 @@ def test_short_terms_take_no_suffix_and_words_stay_whole() -> None:
 
 
 def test_expand_keeps_the_question_first() -> None:
-    q = "微软第一次向OpenAI投资了多少钱?"
+    q = "微软2019年向OpenAI投资了多少钱?"
     assert expand(q) == q  # nothing to add: all its terms are already Chinese
     assert expand("Microsoft?").startswith("Microsoft? ")
 

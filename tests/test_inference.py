@@ -14,7 +14,7 @@ from qa.config import M3E_MODEL, Settings
 from qa.embedding import Embedder
 from qa.inference import InferenceWorker, worker
 
-QUESTIONS = ["微软第一次向OpenAI投资了多少钱?", "ChatGPT每天的运行成本是多少?",
+QUESTIONS = ["微软2019年向OpenAI投资了多少钱?", "ChatGPT每天的运行成本是多少?",
              "微软为什么要和OpenAI合作?", "OpenAI LP是哪一年设立的?", "微软的市值涨了多少?",
              "What did Microsoft invest in OpenAI?", "必应搜索接入了什么?", "好"]
 

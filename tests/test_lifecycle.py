@@ -31,7 +31,7 @@ from qa.service import QA
 pytestmark = pytest.mark.slow
 
 ARTICLE = "microsoft-openai.txt"
-QUESTION = "微软第一次向OpenAI投资了多少钱?"
+QUESTION = "微软2019年向OpenAI投资了多少钱?"
 QUESTIONS = [QUESTION, "ChatGPT每天的运行成本是多少?", "微软为什么要和OpenAI合作?",
              "OpenAI LP是哪年设立的?", "微软与OpenAI的合作带来了哪些启示?"]
 EXTRA = "量子计算公司甲在2030年发布了新的芯片。这块芯片的名字叫做星辰一号，主频达到十吉赫兹。\n"
@@ -220,9 +220,9 @@ def _kill_when(proc: subprocess.Popen[str], root: Path, known: set[str], point: 
     """SIGKILL ``proc`` at ``point``; True if it was killed (not already finished)."""
     deadline = time.monotonic() + 300
     if point == "early":
-        time.sleep(rng.uniform(0.3, 4.0))
+        time.sleep(rng.uniform(0.3, 1.0))
     elif point == "embedding":
-        time.sleep(rng.uniform(9.0, 16.0))
+        time.sleep(rng.uniform(2.5, 5.0))
     else:  # "saving": a .tmp generation exists; "publishing": it was renamed into place
         while time.monotonic() < deadline and proc.poll() is None:
             names = generations(root) - known
@@ -242,7 +242,7 @@ def _kill_when(proc: subprocess.Popen[str], root: Path, known: set[str], point: 
 def test_sigkilled_builds_leave_a_working_index(settings: Settings, embedder) -> None:
     store = IndexStore(settings)
     previous = build_index(settings, embedder).generation
-    copies(settings.corpus_dir, 11)  # a corpus big enough for a build to take a while
+    copies(settings.corpus_dir, 40)  # a corpus big enough for a build to take a while
     rng = random.Random(20240611)
     killed = []
     for point in ("early", "embedding", "saving", "publishing"):
@@ -265,7 +265,7 @@ def test_sigkilled_builds_leave_a_working_index(settings: Settings, embedder) ->
     assert "\r" not in done.stderr
     assert not [n for n in generations(settings.index_dir) if n.endswith(".tmp")]
     assert store.current_name() in done.stdout
-    assert len(store.load().files()) == 12
+    assert len(store.load().files()) == 41
 
 
 def _holds_lock(root: Path) -> bool:

@@ -118,7 +118,7 @@ def test_seed_questions_score_as_embedded(corpus_copy: Path, milvus_uri: str,
     embedded, milvus = (engines[s].index for s in ("embedded", milvus_uri))
     from qa import text as textmod
 
-    for question in ("微软第一次向OpenAI投资了多少钱?", "GPT-4的发布时间", "75%的股份"):
+    for question in ("微软2019年向OpenAI投资了多少钱?", "GPT-4的发布时间", "75%的股份"):
         for field in ("words", "bigrams", "sentences"):
             tokens = textmod.words(question) if field == "words" else textmod.bigrams(question)
             a, b = embedded.lexical(field, tokens, 10), milvus.lexical(field, tokens, 10)
@@ -159,7 +159,7 @@ def test_hnsw_above_the_ann_threshold(corpus_copy: Path, milvus_uri: str,
     engine = QA(settings_for(corpus_copy, milvus_uri, ann_threshold=5), embedder=small_embedder)
     engine.build()
     assert engine.index.manifest["dense_index"] == {"chunks": "HNSW", "sentences": "HNSW"}
-    for question in ("微软第一次向OpenAI投资了多少钱?", "ChatGPT的用户数"):
+    for question in ("微软2019年向OpenAI投资了多少钱?", "ChatGPT的用户数"):
         vector = small_embedder.encode_query(question)
         assert [i for i, _ in engine.index.dense(vector, 5)] == \
             [i for i, _ in exact.index.dense(vector, 5)]
@@ -205,7 +205,7 @@ def test_a_failed_build_leaves_the_served_generation(corpus_copy: Path, milvus_u
 
     engine = QA(settings_for(corpus_copy, milvus_uri), embedder=small_embedder)
     before = engine.build().generation
-    answer = engine.ask("微软第一次向OpenAI投资了多少钱?")
+    answer = engine.ask("微软2019年向OpenAI投资了多少钱?")
     (corpus_copy / "corpus" / "new.txt").write_text(NEW_FILE, encoding="utf-8")
     real_insert = milvus_build._insert
 
@@ -220,7 +220,7 @@ def test_a_failed_build_leaves_the_served_generation(corpus_copy: Path, milvus_u
     assert fresh.store.current_name() == before
     assert "new.txt" not in fresh.store.load().files()  # served as it was
     monkeypatch.undo()
-    assert engine.ask("微软第一次向OpenAI投资了多少钱?").text == answer.text
+    assert engine.ask("微软2019年向OpenAI投资了多少钱?").text == answer.text
     report = engine.build()  # the half-written set is refilled
     assert report.generation != before and "new.txt" in engine.index.files()
     assert len(engine.index) == report.chunks == len(engine.index.records())
@@ -260,7 +260,7 @@ def test_another_process_generation_is_picked_up(corpus_copy: Path, milvus_uri: 
     settings = settings_for(corpus_copy, milvus_uri)
     builder, reader = (QA(settings, embedder=small_embedder) for _ in range(2))
     builder.build()
-    first = reader.ask("微软第一次向OpenAI投资了多少钱?").generation
+    first = reader.ask("微软2019年向OpenAI投资了多少钱?").generation
     (corpus_copy / "corpus" / "new.txt").write_text(NEW_FILE, encoding="utf-8")
     second = builder.build().generation
     answer = reader.ask("青鸾处理器是哪一年发布的?")
@@ -287,7 +287,7 @@ def test_an_unreachable_milvus_is_named(tmp_path: Path, corpus_copy: Path) -> No
     uri = "milvus://127.0.0.1:1"
     engine = QA(settings_for(corpus_copy, uri))
     with pytest.raises(StoreUnavailable, match=uri):
-        engine.ask("微软第一次向OpenAI投资了多少钱?")
+        engine.ask("微软2019年向OpenAI投资了多少钱?")
     with pytest.raises(StoreUnavailable, match=uri):
         engine.build()
     assert not list((corpus_copy / "index").glob("gen-*"))
@@ -312,7 +312,7 @@ def test_the_command_line_on_milvus_lite(corpus_copy: Path) -> None:
         return done.stdout
 
     assert "full build (no index yet)" in qa("build")
-    answer = json.loads(qa("ask", "微软第一次向OpenAI投资了多少钱?", "--json"))
+    answer = json.loads(qa("ask", "微软2019年向OpenAI投资了多少钱?", "--json"))
     assert answer["generation"].endswith("-a")
     assert answer["passages"][0]["source"] == "microsoft-openai.txt"
     questions = corpus_copy / "questions.jsonl"

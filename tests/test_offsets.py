@@ -17,8 +17,8 @@ from qa.chunking import paragraphs
 pytestmark = pytest.mark.slow
 
 QUESTIONS = [
-    ("微软第一次向OpenAI投资了多少钱?", 1),
-    ("微软第一次向OpenAI投资了多少钱?", 3),
+    ("微软2019年向OpenAI投资了多少钱?", 1),
+    ("微软2019年向OpenAI投资了多少钱?", 3),
     ("2021年微软再次投资了多少?", 2),
     ("微软为什么要和OpenAI合作?", 4),
     ("ChatGPT每天的运行成本是多少?", 5),
@@ -68,7 +68,8 @@ def check_answer(answer: qa.Answer, corpus_dir: Path, k: int,
         key = (p.source, p.start, p.end)
         assert key not in seen, f"passage {key} returned twice"
         seen.add(key)
-    scores = [p.score for p in answer.passages]
+    # the answer's own passage comes first; the others by score
+    scores = [p.score for p in answer.passages[1:]]
     assert scores == sorted(scores, reverse=True), scores
     if answer.found:
         assert answer.span is not None
@@ -76,9 +77,10 @@ def check_answer(answer: qa.Answer, corpus_dir: Path, k: int,
         text = texts.get(source) or file_text(corpus_dir, source, encoding)
         assert 0 <= s < e <= len(text)
         assert text[s:e] == answer.text
-        # the answer sentence comes from one of the cited passages
-        assert any(p.source == source and p.start <= s and e <= p.end
-                   for p in answer.passages), (answer.span, [p.citation for p in answer.passages])
+        # the answer sentence comes from the first cited passage
+        first = answer.passages[0]
+        assert first.source == source and first.start <= s and e <= first.end, (
+            answer.span, [p.citation for p in answer.passages])
     else:
         assert answer.span is None
 
@@ -102,7 +104,7 @@ def test_every_k_gives_a_prefix_of_the_same_ranking(shared_qa, k: int) -> None:
 
 
 def test_headline_answer_is_found_with_its_span(shared_qa) -> None:
-    answer = shared_qa.ask("微软第一次向OpenAI投资了多少钱?", k=3)
+    answer = shared_qa.ask("微软2019年向OpenAI投资了多少钱?", k=3)
     assert answer.found
     assert answer.span is not None and answer.span[0] == "microsoft-openai.txt"
     check_answer(answer, shared_qa.settings.corpus_dir, 3)

@@ -92,7 +92,7 @@ def test_qa_build_stays_callable_after_first_use() -> None:
 
 @pytest.mark.slow
 def test_headline_question(shared_qa) -> None:
-    a = shared_qa.ask("微软第一次向OpenAI投资了多少钱?")
+    a = shared_qa.ask("微软2019年向OpenAI投资了多少钱?")
     assert isinstance(a, qa.Answer)
     assert a.found is True
     assert isinstance(a.text, str) and a.text
@@ -108,7 +108,7 @@ def test_headline_question(shared_qa) -> None:
 
 @pytest.mark.slow
 def test_headline_answer_sentence_names_the_first_investment(shared_qa) -> None:
-    a = shared_qa.ask("微软第一次向OpenAI投资了多少钱?")
+    a = shared_qa.ask("微软2019年向OpenAI投资了多少钱?")
     assert "10亿美元" in a.text, a.text
 
 
@@ -133,8 +133,8 @@ def test_module_level_build_and_ask_in_a_subprocess(project: Path) -> None:
                  "chunks": report.chunks, "embedded": report.embedded,
                  "summary": report.summary()}
         again = qa.default().build()
-        a = qa.ask("微软第一次向OpenAI投资了多少钱?", k=3)
-        follow = qa.ask("那2021年呢?", history=["微软第一次向OpenAI投资了多少钱?"])
+        a = qa.ask("微软2019年向OpenAI投资了多少钱?", k=3)
+        follow = qa.ask("那2021年呢?", history=["微软2019年向OpenAI投资了多少钱?"])
         print(json.dumps({"first": first, "again_up_to_date": again.up_to_date,
                           "again_generation": again.generation,
                           "settings": [str(qa.default().settings.corpus_dir),
