@@ -270,10 +270,11 @@ def test_rebuild_button_shows_progress_and_chat_keeps_working(  # type: ignore[n
     from playwright.sync_api import expect
 
     article = (server_root / "corpus" / "microsoft-openai.txt").read_text(encoding="utf-8")
-    for k in range(3):  # new files, so the rebuild has real embedding work to show
+    for k in range(30):  # new files, so the rebuild has real embedding work to show
         paras = article.split("\n\n")
         (server_root / "corpus" / f"copy-{k}.txt").write_text(
-            "\n\n".join(f"副本{k}第{i}段：{x}" for i, x in enumerate(paras)), encoding="utf-8")
+            "\n\n".join(f"副本{k}第{i}段：" + x.replace("。", f"（副本{k}）。")
+                       for i, x in enumerate(paras)), encoding="utf-8")
     serving = (server_root / "index" / "CURRENT").read_text(encoding="utf-8")
     page.get_by_role("tab", name="知识库").click()
     page.get_by_role("button", name="重建索引").click()
@@ -284,7 +285,7 @@ def test_rebuild_button_shows_progress_and_chat_keeps_working(  # type: ignore[n
     assert (server_root / "index" / "CURRENT").read_text(encoding="utf-8") == serving, \
         "answered from the old index, before the rebuild was published"
     page.get_by_role("tab", name="知识库").click()
-    expect(page.locator("#kb-status")).to_contain_text("3 added", timeout=300_000)
+    expect(page.locator("#kb-status")).to_contain_text("30 added", timeout=300_000)
     expect(page.locator("#kb-status")).to_contain_text("索引已重建")
     page.screenshot(path=str(ARTIFACTS / "browser-rebuild.png"), full_page=True)
     assert page.dialogs == []

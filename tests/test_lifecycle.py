@@ -161,6 +161,7 @@ def test_answers_stay_whole_while_a_thread_rebuilds(settings: Settings, embedder
                 building.set()
                 built[engine.build().generation] = i
                 building.clear()
+                time.sleep(0.3)  # builds of cached texts take milliseconds: let askers see it
         except BaseException as exc:
             errors.append(exc)
         finally:
