@@ -252,7 +252,8 @@ def rebuild_midway(url: str, env: dict[str, str] | None, run: Run, halfway: thre
                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True)
         t0 = time.monotonic()
-        status = Client(url, verbose=False, download_files=False).predict(api_name="/rebuild")
+        status = Client(url, verbose=False, download_files=False).predict(
+            os.environ.get("QA_API_TOKEN", ""), api_name="/rebuild")
         said = re.sub(r"\\(.)", r"\1", str(status)).replace("**", "")
         run.notes.append(f"/rebuild answered in {time.monotonic() - t0:.1f} s: "
                          + " | ".join(x.strip() for x in said.splitlines() if x.strip())[:160])

@@ -6,8 +6,8 @@ time goes.
 One process builds a temporary index of corpus/ with a warm model, warms up, then asks every
 question ``--repeats`` times through ``QA.ask`` (end to end). A second pass asks again with a
 clock around each piece the real ``QA.ask`` calls (qa/service.py's ``refresh``, the
-embedder's ``encode_query``, ``make_query``, ``search`` with the index's ``bm25_scores`` inside it,
-``make_answer``); dense scoring is the numpy products ``search`` does, timed on their own, and
+embedder's ``encode_query``, ``make_query``, ``search`` with the index's ``lexical`` lists inside it,
+``Answerer.answer``); dense scoring is the numpy products ``search`` does, timed on their own, and
 "fusion + hits" the rest of ``search``; "other" is question cleaning, glossary and follow-up
 handling. A follow-up retried in context counts both tries.
 """
@@ -34,7 +34,7 @@ from qa.service import QA
 
 PIECES = ["refresh (index current?)", "other (clean, glossary, follow-up)", "query embedding",
           "tokenise (jieba, bigrams)", "BM25 (3 scorers)", "dense scoring", "fusion + hits",
-          "answer sentence"]
+          "answer sentence, reader, found"]
 
 
 def dense_scoring(index: Index, vector: np.ndarray) -> None:
@@ -54,11 +54,15 @@ def dense_scoring(index: Index, vector: np.ndarray) -> None:
 @contextmanager
 def clocked(engine: QA, t: dict[str, float]) -> Iterator[None]:
     """While active, the real ``QA.ask`` of ``engine`` adds the time of each piece to ``t``:
-    qa.service's ``make_query``, ``search`` and ``make_answer``, the embedder's ``encode_query``,
-    ``refresh`` and the index's ``bm25_scores`` are wrapped (dense scoring is timed apart)."""
+    qa.service's ``make_query`` and ``search``, the answer layer's ``Answerer.answer``, the
+    embedder's ``encode_query``, ``refresh`` and the index's ``lexical`` top-N lists are wrapped
+    (dense scoring is timed apart)."""
+    from qa.answer import Answerer
+
     index = engine.refresh()
-    originals = {n: getattr(service, n) for n in ("make_query", "search", "make_answer")}
-    saved = (engine.refresh, engine.embedder.encode_query, index.bm25_scores)
+    originals = {n: getattr(service, n) for n in ("make_query", "search")}
+    answer_method = Answerer.answer
+    saved = (engine.refresh, engine.embedder.encode_query, index.lexical)
 
     def wrap(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -85,16 +89,17 @@ def clocked(engine: QA, t: dict[str, float]) -> Iterator[None]:
 
     engine.refresh = wrap(saved[0], "refresh (index current?)")  # type: ignore[method-assign]
     engine.embedder.encode_query = wrap(saved[1], "query embedding")  # type: ignore[method-assign]
-    index.bm25_scores = wrap(saved[2], "BM25 (3 scorers)")  # type: ignore[method-assign]
+    index.lexical = wrap(saved[2], "BM25 (3 scorers)")  # type: ignore[method-assign]
     service.make_query = wrap(originals["make_query"], "tokenise (jieba, bigrams)")
-    service.make_answer = wrap(originals["make_answer"], "answer sentence")
+    Answerer.answer = wrap(answer_method, "answer sentence, reader, found")  # type: ignore[method-assign]
     service.search = search
     try:
         yield
     finally:
         for n, fn in originals.items():
             setattr(service, n, fn)
-        engine.refresh, engine.embedder.encode_query, index.bm25_scores = saved  # type: ignore[method-assign]
+        Answerer.answer = answer_method  # type: ignore[method-assign]
+        engine.refresh, engine.embedder.encode_query, index.lexical = saved  # type: ignore[method-assign]
 
 
 def ask_in_pieces(engine: QA, row: dict[str, Any], k: int) -> dict[str, float]:
