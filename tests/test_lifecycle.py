@@ -145,7 +145,10 @@ def test_answers_stay_whole_while_a_thread_rebuilds(settings: Settings, embedder
     """Each round shifts every offset of the article (leading blank lines) and rebuilds; askers
     on other threads must get passages that all fit one version, the same for one generation."""
     article = (settings.corpus_dir / ARTICLE).read_text(encoding="utf-8")
-    versions = {i: "\n" * i + article for i in range(9)}
+    # every version's sentences differ too, so that each build embeds (cached texts would
+    # make it a matter of milliseconds, over before any question)
+    versions = {i: "\n" * i + (article.replace("。", f"（第{i}版）。") if i else article)
+                for i in range(9)}
     engine = QA(settings, embedder=embedder)
     engine.build()
     built: dict[str, int] = {}
