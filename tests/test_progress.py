@@ -58,6 +58,6 @@ def test_a_terminal_gets_a_bar_with_rate_and_time_left() -> None:
     say("done", 1, 1)
     shown = out.getvalue()
     assert "embedding" in shown and "%|" in shown and "chars/s" in shown
-    assert "50.0k/50.0k chars" in shown and "<" in shown  # elapsed<remaining
+    assert "50.0k/50.0k chars" in shown and "<" in shown  # the time spent, "<", the time left
     assert "tokenizing" in shown
     assert isinstance(build_progress(io.StringIO()), LogProgress)
