@@ -56,7 +56,7 @@ def _located(answer: Answer) -> str:
     return f"{source}{page}{paragraph} · 字符 {start}–{end}"
 
 
-def _highlighted(answer: Answer, style: Style) -> str:
+def highlighted(answer: Answer, style: Style) -> str:
     """The answer sentence in bold, its short answer (if any) marked."""
     from .render import short_offsets
 
@@ -73,7 +73,7 @@ def format_answer(answer: Answer, style: Style = ANSI) -> str:
     """An answer for a terminal: the sentence, then a dim line saying where it is."""
     if not answer.found:
         return f"{answer.text}\n{style.dim}（/sources 查看最接近的段落）{style.reset}"
-    return (f"{_highlighted(answer, style)}\n{style.dim}— {_located(answer)} · "
+    return (f"{highlighted(answer, style)}\n{style.dim}— {_located(answer)} · "
             f"置信度 {answer.confidence:.2f}（/sources 查看出处）{style.reset}")
 
 

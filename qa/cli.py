@@ -51,9 +51,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 def format_answer(answer) -> str:  # type: ignore[no-untyped-def]
     """The answer sentence (bold, its short answer marked, on a terminal), the short answer on
     a line of its own, then the cited passages."""
-    from .chat import ANSI, PLAIN, _highlighted
+    from .chat import ANSI, PLAIN, highlighted
 
-    head = _highlighted(answer, ANSI if sys.stdout.isatty() else PLAIN) if answer.found \
+    head = highlighted(answer, ANSI if sys.stdout.isatty() else PLAIN) if answer.found \
         else answer.text
     lines = [head, *([f"  答案：{answer.short}"] if answer.found and answer.short else []), ""]
     for p in answer.passages:

@@ -358,14 +358,16 @@ def main(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     if args.out is None:
-        from .rankers import GENERAL, file_name
-        args.out = str(GENERAL.with_name(file_name(settings.reader != "none")))
+        from .rankers import general_file
+        args.out = str(general_file(settings.reader != "none"))
     work = Path(args.workdir)
     squads = [Path(s) for s in args.squad] if args.squad is not None else [] \
         if args.corpus_only else [PROJECT_ROOT.parent / "shared" / "datasets" / n
                                   for n in ("cmrc2018_trial.json", "drcd_dev_zhs.json")]
-    files = [Path(q) for q in args.questions] if args.questions is not None else [
-        *TUNING_FILES, *sorted((PROJECT_ROOT / "tests" / "data").glob("questions_blind*.jsonl"))]
+    files = list(dict.fromkeys(  # each file once, in the fit and in the provenance
+        [Path(q) for q in args.questions] if args.questions is not None else [
+            *TUNING_FILES, *sorted((PROJECT_ROOT / "tests" / "data").glob(
+                "questions_blind*.jsonl"))]))
     splits = set(args.fit_splits.split(","))
     cases: list[Case] = []
     for path in squads:
@@ -374,7 +376,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"measured {path.name}{' (half)' if half else ''}: {len(cases)} cases",
                   flush=True)
     if files:
-        cases += question_file_cases(list(dict.fromkeys(files)), settings, splits)
+        cases += question_file_cases(files, settings, splits)
     fit = [k for k in cases if k.group.endswith(":fit")]
     report = [k for k in cases if not k.group.endswith(":fit")]
     fitter = Fitter(args.read)

@@ -101,13 +101,18 @@ def load(path: Path) -> Rankers:
     return _read(str(path), path.stat().st_mtime_ns if path.exists() else 0)
 
 
-def file_name(reader: bool) -> str:
-    """The rankers file's name for an engine with (or without) the reader."""
-    return GENERAL.name if reader else GENERAL_NO_READER.name
+def general_file(reader: bool) -> Path:
+    """The general rankers file for an engine with (or without) the reader."""
+    return GENERAL if reader else GENERAL_NO_READER
+
+
+def corpus_file(corpus_dir: Path, reader: bool) -> Path:
+    """Where a corpus keeps its own rankers: ``.qa/rankers.json``, or
+    ``.qa/rankers-noreader.json`` for an engine without the reader."""
+    return corpus_dir / CORPUS_RANKERS.with_name(general_file(reader).name)
 
 
 def for_corpus(corpus_dir: Path, reader: bool = True) -> Rankers:
-    """The corpus's own ``.qa/rankers.json`` (``rankers-noreader.json`` without the reader)
-    when it has one, else the general file of that name."""
-    own = corpus_dir / CORPUS_RANKERS.with_name(file_name(reader))
-    return load(own if own.is_file() else GENERAL.with_name(file_name(reader)))
+    """The corpus's own rankers (``corpus_file``) when it has them, else the general file."""
+    own = corpus_file(corpus_dir, reader)
+    return load(own if own.is_file() else general_file(reader))

@@ -228,8 +228,7 @@ class QA:
         """The corpus's glossary and rankers, re-read when their files change."""
         corpus = self.settings.corpus_dir
         with_reader = self.settings.reader != "none"
-        files = (corpus / CORPUS_GLOSSARY,
-                 corpus / rankersmod.CORPUS_RANKERS.with_name(rankersmod.file_name(with_reader)))
+        files = (corpus / CORPUS_GLOSSARY, rankersmod.corpus_file(corpus, with_reader))
         stamp = tuple(p.stat().st_mtime_ns if p.is_file() else 0 for p in files)
         known = self._knowledge
         if known is None or known[0] != stamp:
