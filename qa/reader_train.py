@@ -351,7 +351,8 @@ def export(model: Any, tokenizer: Any, folder: Path) -> None:
     import warnings
 
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from .quantization import quantize_int8
 
     class Logits(torch.nn.Module):
         def __init__(self) -> None:
@@ -373,8 +374,7 @@ def export(model: Any, tokenizer: Any, folder: Path) -> None:
                           str(folder / "model.onnx"), input_names=names,
                           output_names=["start_logits", "end_logits"], dynamic_axes=axes,
                           opset_version=17, dynamo=False)
-    quantize_dynamic(str(folder / "model.onnx"), str(folder / "model.int8.onnx"),
-                     weight_type=QuantType.QInt8)
+    quantize_int8(folder / "model.onnx", folder / "model.int8.onnx")
     (folder / "tokenizer.json").write_text(tokenizer.to_str(), encoding="utf-8")
 
 

@@ -256,7 +256,8 @@ class QA:
 
             folder = default_folder() if self.settings.reader == "default" \
                 else Path(self.settings.reader)
-            self._reader = Reader(folder, threads=self.settings.thread_count)
+            self._reader = Reader(folder, threads=self.settings.thread_count,
+                                  cache=self.settings.model_cache)
         return self._reader
 
     def _expand(self, index: Store, text: str) -> str:
