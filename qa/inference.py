@@ -3,7 +3,9 @@ the cores.
 
 Questions asked from many threads at once (the app serves several visitors) wait in a queue;
 the worker embeds all the questions waiting at that moment in one ``encode`` call (up to
-``MAX_BATCH``) and hands each caller its own vector through a future. Other model work, such as
+``MAX_BATCH``) and hands each caller its own vector through a future. The reader's work is
+batched the same way (``batch``): the windows of every question waiting to be read go through
+the model in one call. Other model work, such as
 a rebuild's batches of passages, is queued as single calls and runs only when no question is
 waiting, so a build in the serving process delays a question by one batch at most. Each model
 runs its own threads (``Settings.thread_count``), and only one model call runs at a time.
@@ -26,31 +28,38 @@ import numpy as np
 #: the most questions embedded in one call
 MAX_BATCH = 32
 T = TypeVar("T")
-Batch = Callable[[list[str]], np.ndarray]
+#: a function of many items at once, returning one result per item (rows of an array, or a
+#: list), such as an embedder's ``encode`` over questions
+Batch = Callable[[list[Any]], Any]
 
 
 class InferenceWorker:
-    """A queue of questions (batched per embedding function) and of other calls, served by
-    one daemon thread started on first use; questions go first."""
+    """A queue of items (batched per function) and of other calls, served by one daemon
+    thread started on first use; batched items go first."""
 
     def __init__(self, max_batch: int = MAX_BATCH) -> None:
         self.max_batch = max_batch
-        self._questions: deque[tuple[Batch, str, Future[np.ndarray]]] = deque()
+        self._questions: deque[tuple[Batch, Any, Future[Any]]] = deque()
         self._calls: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
-        #: sizes of the question batches embedded so far (for benchmarks and tests)
+        #: sizes of the batches run so far (for benchmarks and tests)
         self.batch_sizes: list[int] = []
 
     def query(self, embed: Batch, text: str) -> np.ndarray:
         """``embed([text])[0]``, embedded together with the other questions waiting for the
         same ``embed``."""
+        return self.batch(embed, text)  # type: ignore[no-any-return]
+
+    def batch(self, fn: Batch, item: Any) -> Any:
+        """``fn([item])[0]``, run in one call of ``fn`` with the other items waiting for the
+        same ``fn``."""
         if self._on_worker():
-            return embed([text])[0]
-        future: Future[np.ndarray] = Future()
+            return fn([item])[0]
+        future: Future[Any] = Future()
         with self._ready:
             self._start()
-            self._questions.append((embed, text, future))
+            self._questions.append((fn, item, future))
             self._ready.notify()
         return future.result()
 
@@ -74,9 +83,9 @@ class InferenceWorker:
                                             daemon=True)
             self._thread.start()
 
-    def _next(self) -> tuple[Batch, list[tuple[str, Future[np.ndarray]]]] | \
+    def _next(self) -> tuple[Batch, list[tuple[Any, Future[Any]]]] | \
             tuple[None, tuple[Callable[[], Any], Future[Any]]]:
-        """The next piece of work: every waiting question of the first one's ``embed`` (up to
+        """The next piece of work: every waiting item of the first one's function (up to
         ``max_batch``), else the oldest call."""
         with self._ready:
             while not self._questions and not self._calls:

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import tempfile
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +106,6 @@ class Reader:
         self.model_file, self.check_cosine = model, None
         if "int8" in model.name and cache is not None:
             self._check_int8(model, cache)
-        self._lock = threading.Lock()
 
     def _session(self, model: Path) -> Any:
         import onnxruntime as ort
@@ -145,6 +143,10 @@ class Reader:
         """The encodings of ``contexts`` with ``question`` and ``session``'s start and end
         scores of every token."""
         encs = self.encode(question, contexts)
+        return encs, *self._run(session, encs)
+
+    @staticmethod
+    def _run(session: Any, encs: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         width = max(len(e.ids) for e in encs)
         ids = np.zeros((len(encs), width), dtype=np.int64)
         types = np.zeros_like(ids)
@@ -155,7 +157,7 @@ class Reader:
             mask[row, : len(e.ids)] = 1
         starts, ends = session.run(None, {"input_ids": ids, "attention_mask": mask,
                                           "token_type_ids": types})
-        return encs, starts, ends
+        return starts, ends
 
     def encode(self, question: str, contexts: Sequence[str]) -> list[Any]:
         """Tokenized ``[CLS] question [SEP] context [SEP]`` pairs, the question cut to
@@ -178,24 +180,37 @@ class Reader:
              focus: Sequence[tuple[int, int]] | None = None) -> list[Reading]:
         """The best span of each context for ``question``, with its scores; with ``focus``,
         the best span within each context's (start, end) characters (the whole context is
-        still read)."""
+        still read). Runs on the process's inference worker, in one model call with the
+        windows of the other questions waiting to be read."""
         if not contexts:
             return []
-        with self._lock:
-            encs, starts, ends = self.scores(self.session, question, contexts)
-        width = starts.shape[1]
-        out = []
-        for row, e in enumerate(encs):
-            lo, hi = focus[row] if focus else (0, 1 << 30)
-            in_context = np.array([s == 1 and o[0] >= lo and o[1] <= hi for s, o in zip(
-                e.sequence_ids, e.offsets, strict=True)] + [False] * (width - len(e.ids)))
-            first, last, score = best_span(starts[row], ends[row], in_context)
-            null = float(starts[row, 0] + ends[row, 0])
-            if np.isfinite(score):
-                out.append(Reading(e.offsets[first][0], e.offsets[last][1], score, null))
-            else:
-                out.append(Reading(0, 0, score, null))
+        from . import inference
+
+        return inference.worker().batch(self._read_many, (question, list(contexts), focus))
+
+    def _read_many(self, items: list[tuple[str, list[str], Any]]) -> list[list[Reading]]:
+        """``read`` of several questions' contexts in one model call."""
+        encs = [self.encode(question, contexts) for question, contexts, _ in items]
+        starts, ends = self._run(self.session, [e for each in encs for e in each])
+        out, row = [], 0
+        for (_, _, focus), mine in zip(items, encs, strict=True):
+            out.append([self._reading(e, starts[row + i], ends[row + i],
+                                      focus[i] if focus else (0, 1 << 30))
+                        for i, e in enumerate(mine)])
+            row += len(mine)
         return out
+
+    @staticmethod
+    def _reading(e: Any, starts: np.ndarray, ends: np.ndarray, focus: tuple[int, int]
+                 ) -> Reading:
+        lo, hi = focus
+        in_context = np.array([s == 1 and o[0] >= lo and o[1] <= hi for s, o in zip(
+            e.sequence_ids, e.offsets, strict=True)] + [False] * (len(starts) - len(e.ids)))
+        first, last, score = best_span(starts, ends, in_context)
+        null = float(starts[0] + ends[0])
+        if np.isfinite(score):
+            return Reading(e.offsets[first][0], e.offsets[last][1], score, null)
+        return Reading(0, 0, score, null)
 
 
 def default_folder() -> Path:
