@@ -1,4 +1,4 @@
-"""The app: a Gradio chat and knowledge base mounted into qa's REST API (``qa.api``), one server.
+"""The app: a Gradio chat and knowledge base mounted into qa's REST API (``qa.serve.api``), one server.
 
     python app.py          # or: make run, qa serve
 
@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 import qa
-from qa.api import UnsafeExposure, authorized, check_exposure, create_api
-from qa.examples import example_questions
-from qa.library import Library, Rejected, shown
-from qa.render import answer_head, escape, sources_markdown, sources_title, unescape
+from qa.serve.api import UnsafeExposure, authorized, check_exposure, create_api
+from qa.serve.examples import example_questions
+from qa.serve.library import Library, Rejected, shown
+from qa.serve.render import answer_head, escape, sources_markdown, sources_title, unescape
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -212,7 +212,7 @@ NO_TOKEN = "**需要访问令牌：** 本服务设置了 QA_API_TOKEN，请在�
 
 def upload_files(library: Library, files: list[dict[str, Any]] | None, replace: bool,
                  token: str | None, engine: QA) -> str:
-    """Add the uploaded files (raw Gradio file payloads), each checked by ``qa.library``;
+    """Add the uploaded files (raw Gradio file payloads), each checked by ``qa.serve.library``;
     the report names every added and every refused file with its reason."""
     if not authorized(engine.settings, token):
         return NO_TOKEN
@@ -256,7 +256,7 @@ def rebuild_index(engine: QA, token: str | None, progress: gr.Progress) -> str:
     def report(stage: str, done: int, total: int) -> None:
         progress(done / total if total else None, desc=stage)
 
-    from qa.builder import CorpusEmpty
+    from qa.store.embedded.builder import CorpusEmpty
 
     try:
         summary = engine.build(progress=report).summary()

@@ -22,7 +22,7 @@ import numpy as np
 from common import footer, header
 
 from qa.config import Settings
-from qa.squad import load_squad, split_of
+from qa.eval.squad import load_squad, split_of
 
 SETS = [Path("/work/shared/datasets/cmrc2018_trial.json"),
         Path("/work/shared/datasets/drcd_dev_zhs.json")]

@@ -35,12 +35,12 @@ from common import (
     wait_for_page,
 )
 
-from qa.builder import BuildReport, build_index
 from qa.config import Settings
-from qa.corpus import read_corpus
-from qa.embedding import Embedder
-from qa.generations import IndexStore
-from qa.index import index_text
+from qa.ingest.corpus import read_corpus
+from qa.models.embedding import Embedder
+from qa.store.base import index_text
+from qa.store.embedded.builder import BuildReport, build_index
+from qa.store.embedded.generations import IndexStore
 
 STAGES = ["reading corpus", "chunking", "embedding", "tokenizing", "saving"]
 STAGE_NOTE = {"embedding": "embedding (one pass: sentences, headings)",

@@ -29,19 +29,19 @@ from common import footer, header, table
 #: (module, attribute, stage): the functions timed; missing ones are skipped, so the same
 #: list serves every version of the code
 TIMED = [
-    ("qa.builder", "file_hashes", "hashing corpus files"),
-    ("qa.builder", "read_corpus", "reading corpus"),
-    ("qa.builder", "chunk_documents", "chunking"),
-    ("qa.builder", "_caches", "embedding cache of the previous index"),
-    ("qa.embedding.Embedder", "encode_cached", "embedding"),
-    ("qa.text", "words", "jieba words"),
-    ("qa.text", "bigrams", "bigrams"),
+    ("qa.store.embedded.builder", "file_hashes", "hashing corpus files"),
+    ("qa.store.embedded.builder", "read_corpus", "reading corpus"),
+    ("qa.store.embedded.builder", "chunk_documents", "chunking"),
+    ("qa.store.embedded.builder", "_caches", "embedding cache of the previous index"),
+    ("qa.models.embedding.Embedder", "encode_cached", "embedding"),
+    ("qa.ingest.text", "words", "jieba words"),
+    ("qa.ingest.text", "bigrams", "bigrams"),
     ("qa.tokens", "tokenize_all", "tokenizing (all, incl. worker wait)"),
-    ("qa.index", "_bm25", "BM25 indexing"),
-    ("qa.index", "_dense_index", "FAISS"),
-    ("qa.index.Index", "save", "saving"),
-    ("qa.index.Index", "load", "verifying / loading back"),
-    ("qa.store.IndexStore", "publish", "publishing"),
+    ("qa.store.embedded.index", "_bm25", "BM25 indexing"),
+    ("qa.store.embedded.index", "_dense_index", "FAISS"),
+    ("qa.store.embedded.index.Index", "save", "saving"),
+    ("qa.store.embedded.index.Index", "load", "verifying / loading back"),
+    ("qa.store.base.IndexStore", "publish", "publishing"),
 ]
 
 
@@ -105,7 +105,7 @@ def profile(corpus: Path, add: Path | None = None) -> list[dict[str, Any]]:
     """The stage times of a full build of ``corpus`` and, with ``add``, of an incremental build
     after copying ``add`` into it."""
     from qa.config import Settings
-    from qa.embedding import Embedder
+    from qa.models.embedding import Embedder
     from qa.service import QA
 
     results = []

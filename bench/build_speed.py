@@ -4,7 +4,7 @@ and the time to add one article.
     .venv/bin/python bench/build_speed.py CORPUS [--held DIR] [--base TREE] [--rounds 1]
 
 Each measurement is a fresh process (imports and model load included), one after the other:
-``python -m qa build --full`` into a temporary index; the plain recipe (``qa.baselines.
+``python -m qa build --full`` into a temporary index; the plain recipe (``qa.eval.baselines.
 PlainRecipe``: RecursiveCharacterTextSplitter 300/50, the same model in fp32, FAISS) building
 its index over the same corpus; with ``--base TREE`` the same ``qa build --full`` with another
 checkout of qa (the code before a change); with ``--held DIR`` (``corpus_squad.py
@@ -29,7 +29,7 @@ from common import PY, ROOT, child_env, footer, header, table, tmpdir
 RECIPE = """
 import sys, time
 from pathlib import Path
-from qa.baselines import PlainRecipe
+from qa.eval.baselines import PlainRecipe
 from qa.config import Settings
 settings = Settings.from_env().with_(corpus_dir=Path(sys.argv[1]), embed_quantize=sys.argv[2])
 started = time.perf_counter()

@@ -54,11 +54,11 @@ s = time.perf_counter(); import onnxruntime, tokenizers; t["import onnxruntime, 
 s = time.perf_counter(); import faiss, bm25s; t["import faiss, bm25s"] = time.perf_counter() - s
 engine = qa.default()
 s = time.perf_counter(); engine.embedder.model; t[f"model load ({type(engine.embedder.model).__name__})"] = time.perf_counter() - s
-from qa.index import spot_check
+from qa.store.embedded.index import spot_check
 s = time.perf_counter(); index = engine.store.load(); t["index load (verify, BM25)"] = time.perf_counter() - s
 s = time.perf_counter(); spot_check(index, engine.embedder.encode); t["spot check (first forward pass)"] = time.perf_counter() - s
 engine._index = index
-from qa.text import _jieba
+from qa.ingest.text import _jieba
 s = time.perf_counter(); _jieba(); t["jieba dictionary"] = time.perf_counter() - s
 s = time.perf_counter(); a = qa.ask(sys.argv[1]); t["first query"] = time.perf_counter() - s
 s = time.perf_counter(); qa.ask(sys.argv[1]); t["second query"] = time.perf_counter() - s

@@ -3,7 +3,7 @@
     .venv/bin/python bench/corpus_squad.py OUT [--hold-out N]
 
 Writes ``OUT/cmrc/*.txt`` (CMRC 2018 trial, 256 articles) and ``OUT/drcd/*.txt`` (DRCD dev in
-Simplified Chinese, 383 articles) with ``qa.squad.write_corpus``: a title line, a blank line,
+Simplified Chinese, 383 articles) with ``qa.eval.squad.write_corpus``: a title line, a blank line,
 the paragraphs separated by blank lines. Every article is distinct, so no text is served from
 the embedding cache. ``--hold-out N`` writes the last N DRCD articles to ``OUT-held/`` instead,
 for timing the incremental addition of one article. Prints the files and characters written.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qa.squad import Article, load_squad, write_corpus
+from qa.eval.squad import Article, load_squad, write_corpus
 
 DATASETS = Path("/work/shared/datasets")
 SETS = {"cmrc": DATASETS / "cmrc2018_trial.json", "drcd": DATASETS / "drcd_dev_zhs.json"}

@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 from common import ARTICLE, footer, header, questions, table, tmpdir
 
-from qa.chunking import chunk_documents
 from qa.config import M3E_MODEL, Settings, resolve_model
-from qa.corpus import read_corpus
-from qa.embedding import Embedder, export_folder
-from qa.index import index_text
-from qa.onnx_model import OnnxEncoder
+from qa.ingest.chunking import chunk_documents
+from qa.ingest.corpus import read_corpus
+from qa.models.embedding import Embedder, export_folder
+from qa.models.onnx_model import OnnxEncoder
+from qa.store.base import index_text
 
 
 def ort_int8(settings: Settings, work: Path) -> OnnxEncoder:
@@ -82,9 +82,9 @@ def clock(fn: Callable[[], Any]) -> float:
 
 
 def quality(settings: Settings, embedder: Embedder, work: Path) -> dict[str, float]:
-    from qa.builder import build_index
-    from qa.evaluate import DEFAULT_QUESTIONS, evaluate, load_questions, score
+    from qa.eval.evaluate import DEFAULT_QUESTIONS, evaluate, load_questions, score
     from qa.service import QA
+    from qa.store.embedded.builder import build_index
 
     s = settings.with_(index_dir=work / "index")
     build_index(s, embedder, full=True)

@@ -3,7 +3,7 @@
 - embedder: the cosine of every int8 vector to its fp32 vector, over the sentences of the
   report articles of the shared sets (least, 1st percentile, mean);
 - reader: on every report question, the gold paragraph read in windows (as
-  ``qa.reader_train.evaluate``): the share of questions whose chosen span is the same under
+  ``qa.train.reader_train.evaluate``): the share of questions whose chosen span is the same under
   int8 and under its fp32 twin, and each one's EM / F1.
 
 Usage: python bench/int8_agreement.py [--paragraphs N] [--reader FILE.int8.onnx]... [--fp32 F]
@@ -22,11 +22,13 @@ import numpy as np
 from common import footer, header
 
 from qa.config import M3E_MODEL, Settings
-from qa.embedding import Embedder
-from qa.quantization import cpu_isa, cpu_name
-from qa.reader import Reader, default_folder, fp32_twin
-from qa.reader_train import DEFAULT_SETS, pack, paragraphs_of
-from qa.squad import cmrc_em, cmrc_f1, load_squad
+from qa.eval.squad import cmrc_em, cmrc_f1, load_squad
+from qa.models.embedding import Embedder
+from qa.models.quantization import cpu_isa, cpu_name
+from qa.models.reader import Reader, default_folder, fp32_twin
+from qa.train.common import DEFAULT_SETS
+from qa.train.reader_data import paragraphs_of
+from qa.train.reader_train import pack
 
 
 def report_paragraphs(limit: int) -> list:

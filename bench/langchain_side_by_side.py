@@ -5,11 +5,11 @@
 Each system runs in its own fresh process (so peak RSS is its own), with the same m3e-small
 model (qa's default adds multilingual-e5-small to it; this compares the plumbing):
 
-- ours: ``qa.builder.build_index(full=True)`` into a temporary index, then ``QA.ask`` (hybrid
+- ours: ``qa.store.embedded.builder.build_index(full=True)`` into a temporary index, then ``QA.ask`` (hybrid
   retrieval + answer sentence, k=3), with qa's default backend (ONNX Runtime; the one-off
   export is made before the clock starts).
 - theirs: ``TextLoader`` -> ``RecursiveCharacterTextSplitter`` (chunk_size 300, overlap 50, as
-  qa.baselines) -> ``langchain_community.vectorstores.FAISS.from_documents`` with a tiny
+  qa.eval.baselines) -> ``langchain_community.vectorstores.FAISS.from_documents`` with a tiny
   ``Embeddings`` wrapper around the same SentenceTransformer, then ``similarity_search(k=3)``.
 
 "Import + model load" times the imports the embedding needs plus the first encode. Builds are timed with the
@@ -64,9 +64,9 @@ def latencies(ask: Callable[[str], Any], repeats: int) -> list[float]:
 
 
 def worker_ours(repeats: int) -> dict[str, Any]:
-    from qa.builder import build_index
     from qa.config import M3E_MODEL, Settings
     from qa.service import QA
+    from qa.store.embedded.builder import build_index
 
     with tmpdir("lc-ours") as work:
         settings = Settings.from_env().with_(model=M3E_MODEL, lowercase=True,
@@ -89,8 +89,8 @@ def worker_theirs(repeats: int) -> dict[str, Any]:
     from langchain_core.embeddings import Embeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from qa.baselines import CHUNK_OVERLAP, CHUNK_SIZE
     from qa.config import M3E_MODEL, Settings, resolve_model
+    from qa.eval.baselines import CHUNK_OVERLAP, CHUNK_SIZE
 
     class STEmbeddings(Embeddings):
         def __init__(self, model: Any) -> None:
@@ -141,7 +141,7 @@ def main() -> None:
         return
     header("qa vs the plain LangChain recipe")
     from qa.config import M3E_MODEL, Settings
-    from qa.embedding import Embedder
+    from qa.models.embedding import Embedder
 
     # the one-off ONNX export, outside the clock
     _ = Embedder(Settings.from_env().with_(model=M3E_MODEL, lowercase=True)).model

@@ -3,7 +3,7 @@
     python bench/milvus.py [--articles 100] [--model m3e-small]
 
 For the seed article (its question set, tests/data/questions.jsonl) and ``--articles`` articles
-of the CMRC 2018 trial set (shared/datasets, written as corpus files by ``qa.squad``), each
+of the CMRC 2018 trial set (shared/datasets, written as corpus files by ``qa.eval.squad``), each
 store gets a fresh folder and one warm model: a full build (timed), every question asked of
 both stores in turn (p50 / p95 latency of ``QA.ask``, hit@1 and the answer sentence; who goes
 first alternates, so both see the same load), one incremental build after editing one file
@@ -25,12 +25,12 @@ from typing import Any
 from common import ROOT, footer, header, pct, table, tmpdir
 
 from qa.config import Settings
-from qa.corpus import read_corpus
-from qa.embedding import Embedder
-from qa.evaluate import Result, load_questions, run_one, score
+from qa.eval.evaluate import Result, load_questions, run_one, score
+from qa.eval.squad import choose, load_squad, write_corpus
+from qa.eval.squad_eval import Outcome, run, scores
+from qa.ingest.corpus import read_corpus
+from qa.models.embedding import Embedder
 from qa.service import QA
-from qa.squad import choose, load_squad, write_corpus
-from qa.squad_eval import Outcome, run, scores
 
 CMRC = ROOT.parent / "shared" / "datasets" / "cmrc2018_trial.json"
 STORES = ("embedded", "milvus-lite")

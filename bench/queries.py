@@ -27,10 +27,10 @@ import numpy as np
 from common import footer, header, ms, pct, questions, table, tmpdir
 
 import qa.service as service
-from qa.builder import build_index
 from qa.config import Settings
-from qa.index import Index
 from qa.service import QA
+from qa.store.embedded.builder import build_index
+from qa.store.embedded.index import Index
 
 PIECES = ["refresh (index current?)", "other (clean, glossary, follow-up)", "query embedding",
           "tokenise (jieba, bigrams)", "BM25 (3 scorers)", "dense scoring", "fusion + hits",
@@ -57,7 +57,7 @@ def clocked(engine: QA, t: dict[str, float]) -> Iterator[None]:
     qa.service's ``make_query`` and ``search``, the answer layer's ``Answerer.answer``, the
     embedder's ``encode_query``, ``refresh`` and the index's ``lexical`` top-N lists are wrapped
     (dense scoring is timed apart)."""
-    from qa.answer import Answerer
+    from qa.answer.answerer import Answerer
 
     index = engine.refresh()
     originals = {n: getattr(service, n) for n in ("make_query", "search")}

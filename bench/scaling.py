@@ -4,11 +4,11 @@ and what HNSW buys over exact search.
     .venv/bin/python bench/scaling.py [--sizes 1,10,100,1000] [--ann-threshold 500]
 
 Each corpus is made at bench time in a temporary folder (never committed): the article's body
-sentences (``qa.text.sentence_spans``) dealt from a deck reshuffled with a fixed seed, grouped
+sentences (``qa.ingest.text.sentence_spans``) dealt from a deck reshuffled with a fixed seed, grouped
 into paragraphs as long as the article's, one file per article's worth. Per size, two fresh
 processes: one builds (warm model, ``build_index(full=True)`` by stage, size on disk, peak
 RSS); one serves (index load, warm ``QA.ask`` by piece, peak RSS), then builds the HNSW index
-qa uses above ``Settings.ann_threshold`` chunks (``qa.index._dense_index`` with
+qa uses above ``Settings.ann_threshold`` chunks (``qa.store.embedded.index._dense_index`` with
 ``--ann-threshold``) over the same vectors: its build time, size, search time, recall@10
 against exact search, and ``QA.ask`` with each index in turn, question by question.
 
@@ -55,8 +55,8 @@ from queries import ask_in_pieces, measure, retrieval
 
 def make_corpus(folder: Path, factor: int, seed: int = 0, unique: bool = False) -> int:
     """Write ``factor`` files of recombined article sentences; returns the characters written."""
-    from qa.chunking import paragraphs
-    from qa.text import sentence_spans
+    from qa.ingest.chunking import paragraphs
+    from qa.ingest.text import sentence_spans
 
     text = ARTICLE.read_text(encoding="utf-8")
     body = [p for p in paragraphs(text) if p.kind == "body"]
@@ -86,8 +86,8 @@ def build_worker(corpus: Path, index_dir: Path) -> dict[str, Any]:
     from build import timed_build
 
     from qa.config import Settings
-    from qa.embedding import Embedder
-    from qa.generations import IndexStore
+    from qa.models.embedding import Embedder
+    from qa.store.embedded.generations import IndexStore
 
     logging.disable(logging.WARNING)
     settings = Settings.from_env().with_(corpus_dir=corpus, index_dir=index_dir)
@@ -111,9 +111,9 @@ def serve_worker(corpus: Path, index_dir: Path, ann_threshold: int) -> dict[str,
     from common import QUESTIONS
 
     from qa.config import Settings
-    from qa.evaluate import load_questions
-    from qa.index import _dense_index
+    from qa.eval.evaluate import load_questions
     from qa.service import QA
+    from qa.store.embedded.index import _dense_index
 
     logging.disable(logging.WARNING)
     rows = load_questions(QUESTIONS)

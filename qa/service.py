@@ -17,21 +17,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import rankers as rankersmod
-from . import text as textmod
-from .answer import Answer, Answerer, Passage, make_passages
-from .backends import open_backend
-from .bilingual import bridge
-from .builder import BuildReport, CorpusEmpty, Progress
-from .config import Settings, cos_range
-from .corpus import file_hashes, stat_signature
-from .embedding import Embedder
-from .followup import in_context, search_context
-from .generations import BuildBusy
-from .glossary import CORPUS_GLOSSARY, Glossary
-from .index import IndexProblem, spot_check
-from .retrieve import Hit, Query, Weights, make_query, search
-from .store import Store
+from qa.answer import rankers as rankersmod
+from qa.answer.answerer import Answer, Answerer, Passage, make_passages
+from qa.config import Settings, cos_range
+from qa.ingest import text as textmod
+from qa.ingest.corpus import file_hashes, stat_signature
+from qa.models.embedding import Embedder
+from qa.search.bilingual import bridge
+from qa.search.followup import in_context, search_context
+from qa.search.glossary import CORPUS_GLOSSARY, Glossary
+from qa.search.retrieve import Hit, Query, Weights, make_query, search
+from qa.store.base import IndexProblem, Store
+from qa.store.embedded.builder import BuildReport, CorpusEmpty, Progress
+from qa.store.embedded.generations import BuildBusy
+from qa.store.embedded.index import spot_check
+from qa.store.factory import open_backend
 
 log = logging.getLogger("qa")
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -252,7 +252,7 @@ class QA:
     def reader(self) -> Any:
         """The short-answer reader (``QA_READER``), or None when it is turned off."""
         if self._reader is None and self.settings.reader != "none":
-            from .reader import Reader, default_folder
+            from qa.models.reader import Reader, default_folder
 
             folder = default_folder() if self.settings.reader == "default" \
                 else Path(self.settings.reader)
@@ -262,7 +262,7 @@ class QA:
 
     def _expand(self, index: Store, text: str) -> str:
         """``text`` with its glossary terms in Chinese and, for an English question, the corpus
-        words its other English words translate (``qa.bilingual``)."""
+        words its other English words translate (``qa.search.bilingual``)."""
         expanded = self.glossary.expand(text)
         if textmod.is_chinese(text):
             return expanded

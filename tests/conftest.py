@@ -39,7 +39,7 @@ def make_settings(root: Path, **changes: object) -> Settings:
 @pytest.fixture(scope="session")
 def embedder():
     """The real default model (m3e-small), loaded once for the whole session."""
-    from qa.embedding import Embedder
+    from qa.models.embedding import Embedder
 
     e = Embedder(Settings.from_env())
     e.encode(["预热"])

@@ -11,8 +11,8 @@ import pytest
 from conftest import CORPUS, make_settings
 
 from qa.config import PROJECT_ROOT
-from qa.squad import load_squad, write_corpus
-from qa.squad_eval import run, scores
+from qa.eval.squad import load_squad, write_corpus
+from qa.eval.squad_eval import run, scores
 
 SAMPLE = PROJECT_ROOT / "tests" / "data" / "squad_sample.json"
 
@@ -85,7 +85,7 @@ def test_a_corpus_glossary_serves_only_its_own_engine(tmp_path, embedder) -> Non
 
 
 def test_a_broken_corpus_glossary_names_its_line(tmp_path, embedder) -> None:
-    from qa.glossary import GlossaryError
+    from qa.search.glossary import GlossaryError
     from qa.service import QA
 
     engine = QA(make_settings(_corpus_with_glossary(tmp_path, "term\tok\nnonsense line\n")),

@@ -43,7 +43,7 @@ def engine(tmp_path_factory, shared_qa, embedder):
 def client(engine):
     from fastapi.testclient import TestClient
 
-    from qa.api import create_api
+    from qa.serve.api import create_api
 
     return TestClient(create_api(engine))
 
@@ -53,7 +53,7 @@ def locked(tmp_path_factory, shared_qa, embedder):
     """A client of an API with a token and a 4,000-byte file limit, over its own copy."""
     from fastapi.testclient import TestClient
 
-    from qa.api import create_api
+    from qa.serve.api import create_api
     from qa.service import QA
 
     root = copy_project(shared_qa, tmp_path_factory.mktemp("api-locked"))
@@ -231,7 +231,7 @@ def test_delete_of_unknown_or_outside_names_is_404(client, engine) -> None:  # t
 
 
 def test_build_busy_is_409(client, engine) -> None:  # type: ignore[no-untyped-def]
-    from qa.generations import IndexStore
+    from qa.store.embedded.generations import IndexStore
 
     with IndexStore(engine.settings).lock():
         r = client.post("/v1/build")
@@ -241,7 +241,7 @@ def test_build_busy_is_409(client, engine) -> None:  # type: ignore[no-untyped-d
 def test_questions_are_answered_from_the_old_index_while_a_build_runs(client, engine) -> None:  # type: ignore[no-untyped-def]
     """A question that finds the corpus changed while another build holds the lock is answered
     at once from the index in memory, not after that build."""
-    from qa.generations import IndexStore
+    from qa.store.embedded.generations import IndexStore
 
     generation = client.post("/v1/ask", json={"question": HEADLINE}).json()["generation"]
     (engine.settings.corpus_dir / "late.txt").write_text("迟到的文章。\n", encoding="utf-8")
@@ -282,8 +282,8 @@ def test_with_a_token_writes_need_it(locked) -> None:  # type: ignore[no-untyped
 
 
 def test_exposure_rule() -> None:
-    from qa.api import UnsafeExposure, check_exposure, is_loopback
     from qa.config import Settings
+    from qa.serve.api import UnsafeExposure, check_exposure, is_loopback
 
     assert all(map(is_loopback, ["127.0.0.1", "127.0.0.2", "::1", "localhost", "[::1]"]))
     assert not any(map(is_loopback, ["0.0.0.0", "::", "192.168.1.5", "example.com", ""]))

@@ -14,7 +14,7 @@ import pytest
 
 import qa
 from qa.config import PROJECT_ROOT
-from qa.render import escape, unescape
+from qa.serve.render import escape, unescape
 
 pytestmark = [
     pytest.mark.slow,
@@ -237,7 +237,7 @@ def test_upload_and_delete_through_the_knowledge_base_events(client, server, tmp
 
 
 def test_knowledge_base_writes_need_the_token_when_one_is_set(server, tmp_path, embedder) -> None:
-    from qa.library import Library
+    from qa.serve.library import Library
     from qa.service import QA
 
     settings = qa.default().settings.with_(api_token="t0ken", corpus_dir=tmp_path)

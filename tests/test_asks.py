@@ -1,12 +1,12 @@
-"""What a question asks for (qa.asks): answer types, the words it is about. jieba only, no
+"""What a question asks for (qa.answer.asks): answer types, the words it is about. jieba only, no
 model: these run in well under a second."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.asks import asked_about, expected_type, measures, type_match, typed_focus
-from qa.glossary import Glossary
+from qa.answer.asks import asked_about, expected_type, measures, type_match, typed_focus
+from qa.search.glossary import Glossary
 
 GLOSSARY = Glossary.general()
 
@@ -112,7 +112,7 @@ def test_name_questions_focus_on_what_is_named_not_its_kind() -> None:
 
 
 def test_a_name_answers_only_if_the_question_does_not_name_it() -> None:
-    from qa.asks import holds_name
+    from qa.answer.asks import holds_name
 
     sentence = "在该领域谷歌一直处于技术领先地位,并通过收购deepmind"
     assert holds_name(sentence, GLOSSARY, "谷歌是靠收购哪家公司提升能力的?")  # deepmind

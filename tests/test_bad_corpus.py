@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from qa.builder import CorpusEmpty, build_index
 from qa.config import Settings
-from qa.corpus import decode_text, file_hashes, read_corpus
-from qa.generations import IndexStore
+from qa.ingest.corpus import decode_text, file_hashes, read_corpus
 from qa.service import QA
+from qa.store.embedded.builder import CorpusEmpty, build_index
+from qa.store.embedded.generations import IndexStore
 
 pytestmark = pytest.mark.slow
 
@@ -155,7 +155,7 @@ def test_read_corpus_reports_progress_per_file(tmp_path: Path) -> None:
 def test_stat_signature_sees_exactly_the_files_list_files_yields(tmp_path: Path) -> None:
     """The per-question change detector walks the tree its own (faster) way: it must agree
     with ``list_files`` on nested, hidden, symlinked, dangling and unsupported entries."""
-    from qa.corpus import list_files, stat_signature
+    from qa.ingest.corpus import list_files, stat_signature
 
     corpus = tmp_path / "corpus"
     (corpus / "a" / "b").mkdir(parents=True)

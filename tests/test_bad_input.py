@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qa
-from qa.chunking import chunk_document, paragraphs
-from qa.corpus import Document
-from qa.render import answer_markdown, escape, unescape
+from qa.ingest.chunking import chunk_document, paragraphs
+from qa.ingest.corpus import Document
+from qa.serve.render import answer_markdown, escape, unescape
 
 HEADLINE = "微软2019年向OpenAI投资了多少钱?"
 

@@ -1,11 +1,11 @@
-"""The English bridge (qa.bilingual): English words reach the corpus's own Chinese words
+"""The English bridge (qa.search.bilingual): English words reach the corpus's own Chinese words
 through CC-CEDICT, and English questions find the right passage with it."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.bilingual import bridge
+from qa.search.bilingual import bridge
 
 
 def test_english_words_translate_to_words_the_corpus_uses(shared_qa) -> None:

@@ -17,8 +17,8 @@ import pytest
 from conftest import qa_env
 
 import qa
-from qa.chat import ANSI, PLAIN, format_answer, format_line, format_sources
 from qa.config import PROJECT_ROOT
+from qa.serve.chat import ANSI, PLAIN, format_answer, format_line, format_sources
 
 HEADLINE = "微软2019年向OpenAI投资了多少钱?"
 ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")

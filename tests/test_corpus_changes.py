@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.builder import CorpusEmpty
-from qa.generations import POINTER
 from qa.service import QA
+from qa.store.embedded.builder import CorpusEmpty
+from qa.store.embedded.generations import POINTER
 
 pytestmark = pytest.mark.slow
 

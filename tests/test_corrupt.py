@@ -18,21 +18,18 @@ import numpy as np
 import pytest
 
 from qa.config import PROJECT_ROOT, Settings
-from qa.generations import POINTER, IndexStore
-from qa.index import (
+from qa.service import QA
+from qa.store.base import IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem
+from qa.store.embedded.generations import POINTER, IndexStore
+from qa.store.embedded.index import (
     CHUNKS,
     DENSE,
     MANIFEST,
     SENTENCE_VECTORS,
     TOKENS,
     VECTORS,
-    IndexCorrupt,
-    IndexMismatch,
-    IndexMissing,
-    IndexProblem,
     spot_check,
 )
-from qa.service import QA
 
 pytestmark = pytest.mark.slow
 

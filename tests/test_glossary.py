@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from qa.glossary import Glossary, read_groups
+from qa.search.glossary import Glossary, read_groups
 
 GENERAL = Glossary.general()
 expand, expansions, named = GENERAL.expand, GENERAL.expansions, GENERAL.named
@@ -83,7 +83,7 @@ def test_numbers_are_matched_whole(tmp_path) -> None:
 
 
 def test_the_general_glossary_is_a_well_formed_data_file() -> None:
-    from qa.glossary import GENERAL as path
+    from qa.search.glossary import GENERAL as path
 
     groups = read_groups(path)
     assert len(groups) == len(GROUPS) > 150

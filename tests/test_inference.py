@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from qa.config import M3E_MODEL, Settings
-from qa.embedding import Embedder
-from qa.inference import InferenceWorker, worker
+from qa.models.embedding import Embedder
+from qa.models.inference import InferenceWorker, worker
 
 QUESTIONS = ["微软2019年向OpenAI投资了多少钱?", "ChatGPT每天的运行成本是多少?",
              "微软为什么要和OpenAI合作?", "OpenAI LP是哪一年设立的?", "微软的市值涨了多少?",

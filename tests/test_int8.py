@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import onnx_model, reader
 from qa.config import M3E_MODEL, Settings, resolve_model
-from qa.embedding import Embedder, export_folder
-from qa.quantization import CHECKS_FILE, RECIPE, cpu_isa, dequantize, runtime_key
+from qa.models import onnx_model, reader
+from qa.models.embedding import Embedder, export_folder
+from qa.models.quantization import CHECKS_FILE, RECIPE, cpu_isa, dequantize, runtime_key
 
 pytestmark = pytest.mark.slow
 QUESTION = "长江全长多少公里?"

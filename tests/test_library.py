@@ -1,4 +1,4 @@
-"""qa.library without a model: upload names, types, sizes and content, the atomic write, delete,
+"""qa.serve.library without a model: upload names, types, sizes and content, the atomic write, delete,
 and the status of each document against a manifest written by hand."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qa.config import Settings
-from qa.library import (
+from qa.serve.library import (
     AlreadyExists,
     Library,
     Rejected,
@@ -191,7 +191,7 @@ def write_manifest(library: Library, files: dict[str, dict[str, object]]) -> Non
 
 
 def test_documents_status_against_the_index(library: Library) -> None:
-    from qa.corpus import file_hashes
+    from qa.ingest.corpus import file_hashes
 
     library.add("indexed.txt", "标题\n\n第一段。\n\n第二段。\n".encode())
     library.add("changed.txt", TEXT)

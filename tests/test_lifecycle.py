@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answer import Answer, Answerer
-from qa.builder import build_index
+from qa.answer.answerer import Answer, Answerer
 from qa.config import PROJECT_ROOT, Settings
-from qa.generations import LOCK, IndexStore
-from qa.index import Index, IndexMismatch
-from qa.retrieve import make_query, search
+from qa.search.retrieve import make_query, search
 from qa.service import QA
+from qa.store.base import IndexMismatch
+from qa.store.embedded.builder import build_index
+from qa.store.embedded.generations import LOCK, IndexStore
+from qa.store.embedded.index import Index
 
 pytestmark = pytest.mark.slow
 
@@ -78,8 +79,8 @@ def write_atomically(path: Path, text: str) -> None:
 def answer_from(index: Index, embedder, question: str) -> Answer:  # type: ignore[no-untyped-def]
     """Answer from one loaded generation as it is (``QA.ask`` would first rebuild it if the
     corpus had changed since)."""
-    from qa import rankers
-    from qa.glossary import Glossary
+    from qa.answer import rankers
+    from qa.search.glossary import Glossary
 
     query = make_query(question, embedder.encode_query(question))
     answerer = Answerer(Glossary.general(), rankers.load(rankers.GENERAL))

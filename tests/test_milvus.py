@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, make_settings, qa_env
 
-from qa.backends import StoreUnavailable
 from qa.config import PROJECT_ROOT, Settings
-from qa.evaluate import evaluate, load_questions, score
+from qa.eval.evaluate import evaluate, load_questions, score
 from qa.service import QA
+from qa.store.base import StoreUnavailable
 
 pytest.importorskip("pymilvus", reason="the milvus extra is not installed (pip install '.[milvus]')")
 pytest.importorskip("milvus_lite", reason="the milvus extra is not installed (pip install '.[milvus]')")
@@ -36,7 +36,7 @@ NEW_FILE = "新文件\n\n量子计算公司Q-Lab于2022年发布了代号为“�
 
 @pytest.fixture(scope="module")
 def small_embedder():
-    from qa.embedding import Embedder
+    from qa.models.embedding import Embedder
 
     e = Embedder(Settings().with_(model=MODEL))
     e.encode(["预热"])
@@ -86,7 +86,7 @@ def test_tokens_survive_the_standard_analyzer() -> None:
     """Every token reaches BM25 whole, whatever punctuation or script it has."""
     from milvus_lite.analyzer import create_analyzer
 
-    from qa.milvus_store import safe_token, token_text
+    from qa.store.milvus.store import safe_token, token_text
 
     analyzer = create_analyzer({"tokenizer": "standard"})
     tokens = ["gpt-3", "75%", "1.5", "微软", "OpenAI", "openai", "c++"]
@@ -116,7 +116,7 @@ def test_seed_questions_score_as_embedded(corpus_copy: Path, milvus_uri: str,
     assert same >= 0.99 * len(rows)
     # BM25 on the server ranks as bm25s does: same chunks, same scores
     embedded, milvus = (engines[s].index for s in ("embedded", milvus_uri))
-    from qa import text as textmod
+    from qa.ingest import text as textmod
 
     for question in ("微软2019年向OpenAI投资了多少钱?", "GPT-4的发布时间", "75%的股份"):
         for field in ("words", "bigrams", "sentences"):
@@ -130,8 +130,8 @@ def test_cmrc_articles_score_as_embedded(tmp_path: Path, milvus_uri: str,
                                          small_embedder) -> None:
     if not CMRC.is_file():
         pytest.skip(f"{CMRC} is not here (the shared datasets)")
-    from qa.squad import choose, load_squad, write_corpus
-    from qa.squad_eval import run, scores
+    from qa.eval.squad import choose, load_squad, write_corpus
+    from qa.eval.squad_eval import run, scores
 
     articles = choose(load_squad(CMRC), "all", 20)
     write_corpus(articles, tmp_path / "corpus")
@@ -201,7 +201,7 @@ def test_add_edit_delete_files(corpus_copy: Path, milvus_uri: str, small_embedde
 
 def test_a_failed_build_leaves_the_served_generation(corpus_copy: Path, milvus_uri: str,
                                                      small_embedder, monkeypatch) -> None:
-    import qa.milvus_build as milvus_build
+    import qa.store.milvus.build as milvus_build
 
     engine = QA(settings_for(corpus_copy, milvus_uri), embedder=small_embedder)
     before = engine.build().generation
@@ -271,7 +271,7 @@ def test_another_process_generation_is_picked_up(corpus_copy: Path, milvus_uri: 
 
 def test_records_too_large_for_milvus_are_refused(corpus_copy: Path, milvus_uri: str,
                                                   small_embedder) -> None:
-    from qa.milvus_store import RecordTooLarge
+    from qa.store.milvus.store import RecordTooLarge
 
     settings = settings_for(corpus_copy, milvus_uri, chunk_size=30_000)
     engine = QA(settings, embedder=small_embedder)

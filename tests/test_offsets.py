@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.chunking import paragraphs
+from qa.ingest.chunking import paragraphs
 
 pytestmark = pytest.mark.slow
 

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.builder import build_index
 from qa.config import M3E_MODEL, PROJECT_ROOT, Settings
-from qa.embedding import Embedder
-from qa.generations import IndexStore
-from qa.index import IndexCorrupt, index_text, spot_check
-from qa.passage_vectors import embed, parts
+from qa.models.embedding import Embedder
+from qa.models.passage_vectors import embed, parts
 from qa.service import QA
+from qa.store.base import IndexCorrupt, index_text
+from qa.store.embedded.builder import build_index
+from qa.store.embedded.generations import IndexStore
+from qa.store.embedded.index import spot_check
 
 pytestmark = pytest.mark.slow
 

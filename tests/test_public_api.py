@@ -83,7 +83,7 @@ def test_qa_build_stays_callable_after_first_use() -> None:
         before = callable(qa.build)
         qa.default()  # what qa.ask and the app do first
         after_default = callable(qa.build)
-        import qa.builder as _b  # what `from qa.builder import CorpusEmpty` does
+        import qa.store.embedded.builder as _b  # what `from qa.store.embedded.builder import CorpusEmpty` does
         print(before, after_default, callable(qa.build))
     """)
     assert proc.returncode == 0, proc.stderr

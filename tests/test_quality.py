@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.evaluate import DEFAULT_QUESTIONS, evaluate, load_questions, score, table
-from qa.retrieve import Weights
+from qa.eval.evaluate import DEFAULT_QUESTIONS, evaluate, load_questions, score, table
+from qa.search.retrieve import Weights
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +82,7 @@ def test_history_does_not_drown_a_self_contained_question(shared_qa) -> None:
 
 
 def test_beats_baselines(shared_qa, rows, results) -> None:
-    from qa.baselines import PlainRecipe
+    from qa.eval.baselines import PlainRecipe
     from qa.service import QA
 
     ours = score(results)

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.builder import build_index
 from qa.config import PROJECT_ROOT, Settings
-from qa.embedding import Embedder
-from qa.generations import IndexStore
+from qa.models.embedding import Embedder
+from qa.store.embedded.builder import build_index
+from qa.store.embedded.generations import IndexStore
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="qa build --ray needs Ray: pip install 'qa[ray]'")
@@ -28,7 +28,7 @@ def local_ray():  # type: ignore[no-untyped-def]
 
 
 def test_ray_build_writes_the_index_a_local_build_writes(tmp_path: Path, local_ray) -> None:
-    from qa.ray_embed import RayEmbedder
+    from qa.models.ray_embed import RayEmbedder
     from qa.service import QA
 
     shutil.copytree(PROJECT_ROOT / "corpus", tmp_path / "corpus")

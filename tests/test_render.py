@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import qa
-from qa.render import (
+from qa.serve.render import (
     answer_head,
     answer_markdown,
     answer_sentence_html,
