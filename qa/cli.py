@@ -121,11 +121,20 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    if args.squad:
-        from qa.eval.squad_eval import main as squad_main
+    if args.genres and args.squad:
+        print("qa eval: --genres and --squad exclude each other", file=sys.stderr)
+        return 2
+    if args.per_doc and not args.squad:
+        print("qa eval: --per-doc goes with --squad", file=sys.stderr)
+        return 2
+    if args.genres or args.squad:
+        if args.genres:
+            from qa.eval.genres import main as set_main
+        else:
+            from qa.eval.squad_eval import main as set_main
 
         try:
-            return squad_main(args)
+            return set_main(args)
         except ValueError as exc:
             print(f"qa eval: {exc}", file=sys.stderr)
             return 2
@@ -204,13 +213,24 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--questions", help="JSONL question file (default tests/data/questions.jsonl)")
     e.add_argument("--squad", metavar="FILE",
                    help="a SQuAD-format file: each article one corpus file, built and asked")
+    e.add_argument("--genres", nargs="?", metavar="DIR",
+                   const=str(Path(__file__).resolve().parent.parent / "tests" / "data"
+                             / "genres"),
+                   help="blind question sets about documents of five genres (default DIR: "
+                        "tests/data/genres)")
+    e.add_argument("--genre-corpus", choices=["all", "genre", "doc"], default="genre",
+                   help="--genres: one corpus of all documents, one per genre (default) or "
+                        "one per document")
     e.add_argument("--split", default="all",
-                   help="questions: dev|test|all; --squad: fit|report|all (by article)")
+                   help="questions: dev|test|all; --squad: fit|report|all (by article); "
+                        "--genres: fit|report|all (by genre)")
     e.add_argument("--half", action="store_true",
                    help="--squad: index every other article; report refusals on the rest")
     e.add_argument("--articles", type=int, metavar="N", help="--squad: N articles only")
+    e.add_argument("--per-doc", action="store_true",
+                   help="--squad: every asked article is a corpus of its own; scores pooled")
     e.add_argument("--workdir", metavar="DIR",
-                   help="--squad: keep corpus and index here (reused by the next run)")
+                   help="--squad, --genres: keep corpora and indexes here (reused next run)")
     e.add_argument("--compare", action="store_true", help="also run the baselines")
     e.add_argument("--curve", action="store_true", help="print the found-threshold trade-off")
     e.add_argument("--details", action="store_true", help="print every miss")
@@ -228,6 +248,8 @@ def parser() -> argparse.ArgumentParser:
                    "rankers-noreader.json with QA_READER=none")
     f.add_argument("--read", type=int, default=3, help="candidates the reader reads")
     f.add_argument("--curve", action="store_true", help="also record a learning curve")
+    f.add_argument("--no-genres", action="store_true",
+                   help="leave out the blind genre sets of tests/data/genres")
     f.add_argument("--corpus-only", action="store_true",
                    help="fit on the question files alone (a corpus's own rankers: --out "
                         "corpus/.qa/rankers.json)")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from qa.answer.answerer import Answer, Passage, citation
 from qa.config import Settings
 from qa.ingest.corpus import read_corpus

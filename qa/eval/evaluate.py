@@ -15,11 +15,15 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.answer.answerer import Answer
 from qa.config import PROJECT_ROOT, Settings
 from qa.ingest.corpus import read_corpus
 from qa.search.retrieve import Weights
+
+if TYPE_CHECKING:
+    from qa.service import QA
 
 DATA = PROJECT_ROOT / "tests" / "data"
 DEFAULT_QUESTIONS = DATA / "questions.jsonl"
@@ -155,12 +159,23 @@ def curve(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def systems(settings: Settings, compare: bool, build: bool = False) -> dict[str, Asker]:
-    """``qa`` itself (built now when ``build``), and with ``compare`` BM25 alone, the dense
-    model alone and the plain LangChain recipe, each as an ``Asker``."""
+def engine(settings: Settings, share: QA | None = None, weights: Weights = Weights()) -> QA:
+    """A ``QA`` over ``settings``; with ``share``, one reusing its embedding model and reader
+    (so that many small corpora, or baselines beside qa, load each model once)."""
     from qa.service import QA
 
-    ours = QA(settings)
+    ours = QA(settings, weights=weights, embedder=share.embedder if share else None)
+    if share is not None and share.settings.reader == settings.reader:
+        ours._reader = share.reader  # the ONNX session, loaded once
+    return ours
+
+
+def systems(settings: Settings, compare: bool, build: bool = False,
+            ours: QA | None = None) -> dict[str, Asker]:
+    """``qa`` itself (``ours``, else a new engine; built now when ``build``), and with
+    ``compare`` BM25 alone, the dense model alone and the plain LangChain recipe, each as an
+    ``Asker``; they share ``ours``'s models."""
+    ours = ours or engine(settings)
     if build:
         ours.build()
     out: dict[str, Asker] = {"qa (hybrid)": lambda q, k, h: ours.ask(q, k=k, history=h)}
@@ -168,8 +183,7 @@ def systems(settings: Settings, compare: bool, build: bool = False) -> dict[str,
         for name, w in (("bm25 only", Weights(dense=0, sentence=0)),
                         ("dense only", Weights(sentence=0, words=0, bigrams=0,
                                                sentence_bigrams=0))):
-            other = QA(settings, weights=w)
-            other.embedder = ours.embedder
+            other = engine(settings, ours, weights=w)
             out[name] = lambda q, k, h, o=other: o.ask(q, k=k, history=h)
         from qa.eval.baselines import PlainRecipe
 

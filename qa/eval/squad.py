@@ -1,7 +1,8 @@
 """Public reading-comprehension sets in SQuAD format, as corpora ``qa`` has never seen.
 
 ``load_squad`` reads ``data[].title``, ``paragraphs[].context``, ``qas[].question`` and
-``answers[].text`` into ``Article``s; ``write_corpus`` writes one corpus file per article (its
+``answers[].text`` into ``Article``s, and SQuAD 2.0's ``is_impossible`` and CAIL2019's
+``yes_no`` ("YES"/"NO") when a question has them; ``write_corpus`` writes one corpus file per article (its
 title line, then its paragraphs separated by blank lines), which is how a user would drop such
 articles into ``corpus/``. ``split_of`` sorts articles, never questions, into what rankers are
 fitted on ("fit") and what is only reported ("report"). ``cmrc_em`` / ``cmrc_f1`` are the CMRC
@@ -19,6 +20,8 @@ from pathlib import Path
 #: the share of articles whose questions are only reported, never fitted on
 REPORT_SHARE = 0.3
 SPLITS = ("fit", "report", "all")
+#: the values of a yes/no question's ``yes_no``
+YES_NO = ("YES", "NO")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,14 @@ class Question:
     source: str  # the corpus file of its article
     paragraph: int  # 0-based paragraph of its article
     answer_start: int = -1  # first answer's offset into its paragraph (-1: none given)
+    impossible: bool = False  # SQuAD 2.0 ``is_impossible``: its article does not answer it
+    yes_no: str | None = None  # "YES" or "NO" for a yes/no question (CAIL2019), else None
+
+    @property
+    def kind(self) -> str:
+        """"impossible", "yes/no" or "span" (a question with neither answers nor a flag
+        counts as a span question, as it always did)."""
+        return "impossible" if self.impossible else "yes/no" if self.yes_no else "span"
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,11 @@ class Article:
     def text(self) -> str:
         """The corpus file's text: the title line, then the paragraphs, blank lines between."""
         return "\n\n".join([self.title, *self.paragraphs]) + "\n"
+
+
+def _flag(value: object) -> bool:
+    """``is_impossible`` as written: a JSON boolean, or now and then the string "true"."""
+    return value is True or str(value).strip().lower() == "true"
 
 
 def split_of(title: str) -> str:
@@ -79,8 +95,11 @@ def load_squad(path: Path) -> list[Article]:
                     answers = tuple(dict.fromkeys(str(a["text"]) for a in q.get("answers", [])
                                                   if str(a["text"]).strip()))
                     starts = [int(a.get("answer_start", -1)) for a in q.get("answers", [])]
-                    questions.append(Question(str(q["id"]), str(q["question"]).strip(), answers,
-                                              source, p, starts[0] if starts else -1))
+                    yes_no = str(q.get("yes_no") or "").strip().upper()
+                    questions.append(Question(
+                        str(q["id"]), str(q["question"]).strip(), answers, source, p,
+                        starts[0] if starts else -1, impossible=_flag(q.get("is_impossible")),
+                        yes_no=yes_no if yes_no in YES_NO else None))
             articles.append(Article(n, title, tuple(paragraphs), tuple(questions), source))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a SQuAD-format file ({type(exc).__name__}: {exc})"

@@ -5,24 +5,27 @@ unless ``--workdir`` names one to keep, so a second run reuses its index); the r
 builds the index and answers the questions of the chosen articles. Scores per question: the
 rank of the first passage of the article's file holding a gold answer (hit@1, hit@3, MRR), the
 answer sentence holding a gold answer, the short answer's exact match and F1 (the CMRC 2018
-metrics; None scores 0), and whether the engine found an answer at all. ``--half`` indexes
-every other article only and also reports how many questions of the others are refused.
+metrics; None scores 0), and whether the engine found an answer at all. Questions the article
+does not answer (SQuAD 2.0 ``is_impossible``) and yes/no questions (CAIL2019) are scored in
+columns of their own: refused, and answered 是/否 as their gold says. ``--half`` indexes every
+other article only and also reports how many questions of the others are refused;
+``--per-doc`` makes every asked article a corpus of its own and pools the scores.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from qa.answer.answerer import Answer
 from qa.config import Settings
-
+from qa.eval.metrics import first_hit, latency, render, sentence_holds, share, yes_no_right
 from qa.eval.squad import Article, Question, choose, cmrc_em, cmrc_f1, load_squad, write_corpus
 
 DEPTH = 10
@@ -43,18 +46,33 @@ class Outcome:
     confidence: float
     seconds: float
     answer: Answer
+    yes_no_ok: bool = False  # a yes/no question answered 是/否 as its gold says
+
+    @property
+    def kind(self) -> str:
+        """"out" for a question whose article is not indexed, else the question's kind
+        ("span", "impossible", "yes/no")."""
+        return self.question.kind if self.indexed else "out"
+
+    @property
+    def right(self) -> bool:
+        """Answered as it should be: refused when nothing indexed answers it, 是/否 as its gold
+        for a yes/no question, else the right first passage, sentence and short answer."""
+        if self.kind in ("out", "impossible"):
+            return not self.found
+        if self.kind == "yes/no":
+            return self.yes_no_ok
+        return self.rank == 1 and self.sentence_ok and self.em == 1.0
 
 
 def judge(question: Question, answer: Answer, indexed: bool, seconds: float) -> Outcome:
     """Score ``answer`` against the gold answers of ``question``."""
     gold = question.answers
-    rank = next((i for i, p in enumerate(answer.passages, 1)
-                 if p.source == question.source and any(g in p.text for g in gold)), None)
-    sentence_ok = answer.found and answer.span is not None \
-        and answer.span[0] == question.source and any(g in answer.text for g in gold)
     short = answer.short if answer.found else None
-    return Outcome(question, indexed, rank, sentence_ok, cmrc_em(short, gold),
-                   cmrc_f1(short, gold), answer.found, answer.confidence, seconds, answer)
+    return Outcome(question, indexed, first_hit(answer, question.source, gold),
+                   sentence_holds(answer, question.source, gold), cmrc_em(short, gold),
+                   cmrc_f1(short, gold), answer.found, answer.confidence, seconds, answer,
+                   yes_no_right(answer, question.yes_no))
 
 
 def run(ask: Asker, questions: list[tuple[Question, bool]]) -> list[Outcome]:
@@ -66,56 +84,72 @@ def run(ask: Asker, questions: list[tuple[Question, bool]]) -> list[Outcome]:
     return out
 
 
-COLUMNS = ("n", "hit@1", "hit@3", "MRR", "sent", "EM", "F1", "found", "refused", "p50 ms",
-           "p95 ms")
+SPAN_COLUMNS = ("n", "hit@1", "hit@3", "MRR", "sent", "sent chars", "EM", "F1", "found")
+IMPOSSIBLE_COLUMNS = ("n imp", "refused (impossible)")
+YES_NO_COLUMNS = ("n y/n", "yes/no")
+OUT_COLUMNS = ("n out", "refused")
+TIME_COLUMNS = ("p50 ms", "p95 ms")
+COLUMNS = (*SPAN_COLUMNS, *IMPOSSIBLE_COLUMNS, *YES_NO_COLUMNS, *OUT_COLUMNS, *TIME_COLUMNS)
+
+
+def _median(values: list[int]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
 
 
 def scores(outcomes: list[Outcome]) -> dict[str, float]:
-    """The columns of ``COLUMNS`` over ``outcomes`` (refused: among questions whose article is
-    not indexed; the others over questions whose article is)."""
-    ans = [o for o in outcomes if o.indexed]
-    out_of = [o for o in outcomes if not o.indexed]
-    n = max(1, len(ans))
+    """The columns of ``COLUMNS`` over ``outcomes``, each kind over its own questions: span
+    questions of indexed articles (n … found; sent chars: the median length of their answer
+    sentences, for sets whose text lacks 。 and whose "sentences" run long, as half of
+    CAIL2019's do), impossible ones (refused when not found),
+    yes/no ones (是/否 right), and with ``--half`` those of articles left out (refused). A
+    share over no questions is NaN."""
+    by = {k: [o for o in outcomes if o.kind == k] for k in ("span", "impossible", "yes/no",
+                                                            "out")}
+    span = by["span"]
     return {
-        "n": len(ans),
-        "hit@1": sum(o.rank == 1 for o in ans) / n,
-        "hit@3": sum(o.rank is not None and o.rank <= 3 for o in ans) / n,
-        "MRR": sum(1 / o.rank for o in ans if o.rank) / n,
-        "sent": sum(o.sentence_ok for o in ans) / n,
-        "EM": sum(o.em for o in ans) / n,
-        "F1": sum(o.f1 for o in ans) / n,
-        "found": sum(o.found for o in ans) / n,
-        "refused": (sum(not o.found for o in out_of) / len(out_of)) if out_of else float("nan"),
-        "p50 ms": 1000 * statistics.median(o.seconds for o in outcomes) if outcomes else 0.0,
-        "p95 ms": 1000 * float(np.percentile([o.seconds for o in outcomes], 95))
-        if outcomes else 0.0,
+        "n": len(span),
+        "hit@1": share([o.rank == 1 for o in span]),
+        "hit@3": share([o.rank is not None and o.rank <= 3 for o in span]),
+        "MRR": share([1 / o.rank if o.rank else 0.0 for o in span]),
+        "sent": share([o.sentence_ok for o in span]),
+        "sent chars": _median([len(o.answer.text) for o in span if o.found]),
+        "EM": share([o.em for o in span]),
+        "F1": share([o.f1 for o in span]),
+        "found": share([o.found for o in span]),
+        "n imp": len(by["impossible"]),
+        "refused (impossible)": share([not o.found for o in by["impossible"]]),
+        "n y/n": len(by["yes/no"]),
+        "yes/no": share([o.yes_no_ok for o in by["yes/no"]]),
+        "n out": len(by["out"]),
+        "refused": share([not o.found for o in by["out"]]),
+        **latency([o.seconds for o in outcomes]),
     }
 
 
 def table(named: dict[str, list[Outcome]]) -> str:
-    head = f"{'system':<26}" + "".join(f"{c:>8}" for c in COLUMNS)
-    lines = [head, "-" * len(head)]
-    for name, outcomes in named.items():
-        s = scores(outcomes)
-        cells = "".join(f"{s[c]:>8d}" if c == "n" else f"{s[c]:>8.1f}" if c.endswith(" ms")
-                        else f"{s[c]:>8.3f}" for c in COLUMNS)
-        lines.append(f"{name:<26}{cells}")
-    return "\n".join(lines)
+    """One row per system; the columns of a kind no question has are left out."""
+    rows = [((name,), scores(outcomes)) for name, outcomes in named.items()]
+    have = {c for _, s in rows for c in ("n imp", "n y/n", "n out") if s[c]}
+    columns = [*SPAN_COLUMNS,
+               *(IMPOSSIBLE_COLUMNS if "n imp" in have else ()),
+               *(YES_NO_COLUMNS if "n y/n" in have else ()),
+               *(OUT_COLUMNS if "n out" in have else ()), *TIME_COLUMNS]
+    return render([("system", 26)], columns, rows)
 
 
 def details(outcomes: list[Outcome]) -> str:
-    """Every miss: a wrong first passage or sentence, a wrong short answer, or a wrong refusal."""
+    """Every miss: a wrong first passage, sentence or short answer, a wrong 是/否, or an answer
+    where a refusal was due."""
     lines = []
     for o in outcomes:
-        ok = (o.rank == 1 and o.sentence_ok and o.em == 1.0) if o.indexed else not o.found
-        if ok:
+        if o.right:
             continue
         a = o.answer
-        lines.append(f"{o.question.id:<18} indexed={o.indexed} rank={o.rank} "
+        gold = o.question.yes_no or " | ".join(o.question.answers) or "(none: refuse)"
+        lines.append(f"{o.question.id:<18} {o.kind} rank={o.rank} "
                      f"sent={o.sentence_ok} found={o.found} conf={a.confidence:.2f} "
-                     f"F1={o.f1:.2f}\n    Q: {o.question.text}\n    gold: "
-                     f"{' | '.join(o.question.answers)}\n    short: {a.short!r}\n    "
-                     f"sentence: {a.text[:120]}")
+                     f"F1={o.f1:.2f}\n    Q: {o.question.text}\n    gold: {gold}\n"
+                     f"    short: {a.short!r}\n    sentence: {a.text[:120]}")
     return "\n".join(lines)
 
 
@@ -129,29 +163,77 @@ def corpus_plan(articles: list[Article], asked: list[Article], half: bool
     return indexed, questions
 
 
-def main(args: argparse.Namespace) -> int:
+def _settings(base: Settings, corpus: Path, index: Path, name: str) -> Settings:
+    """``base`` over ``corpus`` and ``index`` (in Milvus, collections of its own named after
+    ``name``)."""
+    return base.with_(corpus_dir=corpus, index_dir=index,
+                      milvus_prefix=f"{base.milvus_prefix}_{name}")
+
+
+def _one_corpus(args: argparse.Namespace, articles: list[Article], asked: list[Article],
+                work: Path, base: Settings) -> tuple[dict[str, list[Outcome]], str]:
+    """The chosen articles (or, with ``--half``, every other one) as one corpus."""
     from qa.eval.evaluate import systems
 
-    articles = load_squad(Path(args.squad))
-    asked = choose(articles, args.split, args.articles)
-    if args.articles:  # a subsample is its own corpus
-        articles = asked
     indexed, questions = corpus_plan(articles, asked, args.half)
-    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="qa-squad-"))
-    corpus = work / ("corpus-half" if args.half else "corpus")
-    write_corpus(indexed, corpus)
-    settings = Settings.from_env()
-    settings = settings.with_(corpus_dir=corpus, index_dir=work / (
-        "index-half" if args.half else "index"),  # in Milvus, collections of its own:
-        milvus_prefix=f"{settings.milvus_prefix}_squad{'_half' if args.half else ''}")
+    half = "-half" if args.half else ""
+    settings = _settings(base, work / f"corpus{half}", work / f"index{half}",
+                         f"squad{half.replace('-', '_')}")
+    write_corpus(indexed, settings.corpus_dir)
     started = time.perf_counter()
     named_askers = systems(settings, args.compare, build=True)
     built = time.perf_counter() - started
     chars = sum(len(a.text()) for a in indexed)
-    print(f"{args.squad}: {len(indexed)} articles indexed ({chars:,} characters), "
-          f"{len(questions)} questions of {len(asked)} articles (split {args.split}"
-          f"{', half' if args.half else ''}); model {settings.model}; ready in {built:.1f} s\n")
-    named = {name: run(ask, questions) for name, ask in named_askers.items()}
+    head = (f"{len(indexed)} articles indexed ({chars:,} characters), {len(questions)} "
+            f"questions of {len(asked)} articles (split {args.split}"
+            f"{', half' if args.half else ''}); ready in {built:.1f} s")
+    return {name: run(ask, questions) for name, ask in named_askers.items()}, head
+
+
+def _per_doc(args: argparse.Namespace, asked: list[Article], work: Path, base: Settings
+             ) -> tuple[dict[str, list[Outcome]], str]:
+    """Every asked article as a corpus of its own ("ask this contract"), built and asked in
+    turn by engines sharing one embedding model and reader; outcomes pooled."""
+    from qa.eval.evaluate import engine, systems
+
+    named: dict[str, list[Outcome]] = {}
+    share = None
+    started = time.perf_counter()
+    for i, article in enumerate(asked, 1):
+        folder = work / "per-doc" / Path(article.source).stem
+        settings = _settings(base, folder / "corpus", folder / "index",
+                             f"squad_doc{article.number}")
+        write_corpus([article], settings.corpus_dir)
+        ours = engine(settings, share)
+        share = share or ours
+        questions = [(q, True) for q in article.questions]
+        for name, ask in systems(settings, args.compare, build=True, ours=ours).items():
+            named.setdefault(name, []).extend(run(ask, questions))
+        if sys.stderr.isatty():
+            print(f"\r  per article: {i}/{len(asked)}", end="", file=sys.stderr, flush=True)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    n = sum(len(a.questions) for a in asked)
+    head = (f"{len(asked)} articles, each its own corpus, {n} questions (split {args.split}); "
+            f"built and asked in {time.perf_counter() - started:.1f} s")
+    return named, head
+
+
+def main(args: argparse.Namespace) -> int:
+    per_doc = getattr(args, "per_doc", False)
+    if per_doc and args.half:
+        raise ValueError("--per-doc and --half exclude each other (each article is its "
+                         "own corpus)")
+    articles = load_squad(Path(args.squad))
+    asked = choose(articles, args.split, args.articles)
+    if args.articles:  # a subsample is its own corpus
+        articles = asked
+    base = Settings.from_env()
+    with tempfile.TemporaryDirectory(prefix="qa-squad-") as temp:
+        work = Path(args.workdir) if args.workdir else Path(temp)
+        named, head = _per_doc(args, asked, work, base) if per_doc \
+            else _one_corpus(args, articles, asked, work, base)
+    print(f"{args.squad}: {head}; model {base.model}\n")
     print(table(named))
     if args.details:
         print("\nmisses (first system):\n" + details(next(iter(named.values()))))
