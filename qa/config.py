@@ -141,6 +141,9 @@ class Settings:
     #: The short-answer reader: "default" (the one shipped in qa/models/weights/reader), "none", or
     #: the folder of another (``qa train-reader --out``).
     reader: str = "default"
+    #: "int8": the reader's int8 model (checked against its fp32 twin at load); "none": the fp32
+    #: twin (slower; spans exactly the fp32 model's)
+    reader_quantize: str = "int8"
     #: Above this many chunks the dense index switches from exact to HNSW search.
     ann_threshold: int = 50_000
     batch_size: int = 32
@@ -196,6 +199,8 @@ class Settings:
             max_file_bytes=_env_int("QA_MAX_FILE_BYTES", d.max_file_bytes),
             found_threshold=_env_float("QA_FOUND_THRESHOLD", d.found_threshold),
             reader=os.environ.get("QA_READER", "").strip() or d.reader,
+            reader_quantize=os.environ.get("QA_READER_QUANTIZE", "").strip()
+            or d.reader_quantize,
             ann_threshold=_env_int("QA_ANN_THRESHOLD", d.ann_threshold),
             batch_size=_env_int("QA_BATCH_SIZE", d.batch_size),
             embed_quantize=os.environ.get("QA_EMBED_QUANTIZE", "").strip() or d.embed_quantize,

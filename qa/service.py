@@ -256,8 +256,12 @@ class QA:
 
             folder = default_folder() if self.settings.reader == "default" \
                 else Path(self.settings.reader)
+            if self.settings.reader_quantize not in ("int8", "none"):
+                raise ValueError(f"QA_READER_QUANTIZE={self.settings.reader_quantize!r}: "
+                                 "expected int8 or none")
             self._reader = Reader(folder, threads=self.settings.thread_count,
-                                  cache=self.settings.model_cache)
+                                  cache=self.settings.model_cache,
+                                  fp32=self.settings.reader_quantize == "none")
         return self._reader
 
     def _expand(self, index: Store, text: str) -> str:

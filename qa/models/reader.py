@@ -86,9 +86,10 @@ def best_span(start_logits: np.ndarray, end_logits: np.ndarray, in_context: np.n
 class Reader:
     """The reader of one model folder, loaded once; ``read`` is safe to call from threads.
     ``cache``: where an int8 model's fp32 twin and check verdicts are kept (None: the int8
-    model runs unchecked)."""
+    model runs unchecked); ``fp32``: run the twin outright."""
 
-    def __init__(self, folder: Path, threads: int = 0, cache: Path | None = None) -> None:
+    def __init__(self, folder: Path, threads: int = 0, cache: Path | None = None,
+                 fp32: bool = False) -> None:
         from tokenizers import Tokenizer
 
         self.folder = Path(folder)
@@ -105,7 +106,12 @@ class Reader:
         #: the model file that runs, and the int8 check's cosine (None: not checked)
         self.model_file, self.check_cosine = model, None
         if "int8" in model.name and cache is not None:
-            self._check_int8(model, cache)
+            if fp32:
+                self.model_file = fp32_twin(model, cache)
+                self.session = self._session(self.model_file)
+                log.info("reader: fp32 (QA_READER_QUANTIZE=none)")
+            else:
+                self._check_int8(model, cache)
 
     def _session(self, model: Path) -> Any:
         import onnxruntime as ort
