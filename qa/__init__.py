@@ -6,6 +6,7 @@
 
 ``ask`` and ``build`` use one shared ``QA`` object configured from the ``QA_*`` environment
 variables (see ``qa.config``); make your own ``QA(settings)`` for another corpus or index.
+``kb="legal"`` asks another knowledge base (``qa.bases``), ``kb="*"`` every one at once.
 Heavy libraries (torch, sentence-transformers, faiss) load on first use, not on import.
 """
 
@@ -19,13 +20,15 @@ from qa.answer.answerer import Answer, Passage
 from qa.config import Settings
 
 if TYPE_CHECKING:
+    from qa.bases import Bases
     from qa.service import QA
     from qa.store.embedded.builder import BuildReport, Progress
 
-__all__ = ["QA", "Answer", "Passage", "Settings", "ask", "build", "default"]
+__all__ = ["QA", "Answer", "Passage", "Settings", "ask", "bases", "build", "default"]
 __version__ = "0.1.0"
 
 _default: QA | None = None
+_bases: Bases | None = None
 _default_lock = threading.Lock()
 
 
@@ -48,15 +51,32 @@ def default() -> QA:
         return _default
 
 
-def ask(question: str, k: int = 3, history: Sequence[str] | None = None) -> Answer:
+def bases() -> Bases:
+    """Every knowledge base, the default one being ``default()`` (created on first use)."""
+    global _bases
+    engine = default()
+    with _default_lock:
+        if _bases is None:
+            from qa.bases import Bases
+
+            _bases = Bases(default=engine)
+        return _bases
+
+
+def ask(question: str, k: int = 3, history: Sequence[str] | None = None,
+        kb: str = "default") -> Answer:
     """Answer ``question`` from the corpus with at most ``k`` cited passages.
 
-    ``history`` is the user's earlier questions, oldest first. Raises ``ValueError`` for an
-    empty or over-long question.
+    ``history`` is the user's earlier questions, oldest first; ``kb`` the knowledge base
+    ("*": every one, the citations naming their base). Raises ``ValueError`` for an empty or
+    over-long question or a bad base name, ``LookupError`` for an unknown base.
     """
-    return default().ask(question, k=k, history=history)
+    if kb == "default":
+        return default().ask(question, k=k, history=history)
+    return bases().ask(question, kb=kb, k=k, history=history)
 
 
-def build(full: bool = False, progress: Progress | None = None) -> BuildReport:
-    """Rebuild the index from the corpus now (only changed files are re-embedded)."""
-    return default().build(full=full, progress=progress)
+def build(full: bool = False, progress: Progress | None = None,
+          kb: str = "default") -> BuildReport:
+    """Rebuild the index of knowledge base ``kb`` now (only changed files are re-embedded)."""
+    return bases().engine(kb).build(full=full, progress=progress)

@@ -12,7 +12,9 @@ when it loads (README, "Performance").
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 import site
 import sysconfig
 from dataclasses import dataclass, field, replace
@@ -57,6 +59,36 @@ def cos_range(model: str) -> tuple[float, float]:
 INDEX_FORMAT = 3
 #: Tokenizer version: bump when ``qa.ingest.text.words`` / ``bigrams`` change what they return.
 TOKENIZER = 2
+
+
+#: The knowledge base of ``corpus_dir`` / ``index_dir`` (today's corpus), always there.
+DEFAULT_KB = "default"
+#: Longest knowledge-base name (characters).
+MAX_KB_CHARS = 64
+_KB_NAME = re.compile(r"[^\W_][\w\-.]*")  # a letter or digit first; letters, digits, _ - .
+
+
+class BadKbName(ValueError):
+    """A knowledge-base name that is no plain folder name (the message names it)."""
+
+
+class UnknownKb(LookupError):
+    """No knowledge base of that name (the message names it)."""
+
+
+def check_kb_name(name: object) -> str:
+    """``name`` when it may name a knowledge base: a plain folder name of letters, digits and
+    ``_ - .`` (a letter or digit first, so never hidden), no ``..``, at most ``MAX_KB_CHARS``;
+    else ``BadKbName`` naming it. "*" (every base) is not a name."""
+    if not isinstance(name, str) or not name:
+        raise BadKbName(f"knowledge base name {name!r}: empty or not a string")
+    shown = name if len(name) <= 80 else name[:80] + "…"
+    if len(name) > MAX_KB_CHARS:
+        raise BadKbName(f"knowledge base name {shown!r}: longer than {MAX_KB_CHARS} characters")
+    if ".." in name or "/" in name or "\\" in name or not _KB_NAME.fullmatch(name):
+        raise BadKbName(f"knowledge base name {shown!r}: letters, digits, _ - . only, starting "
+                        "with a letter or digit (no paths, no hidden names, no ..)")
+    return name
 
 
 def _site_dirs() -> list[Path]:
@@ -180,6 +212,14 @@ class Settings:
     milvus_token: str = field(default="", repr=False)
     #: Names of the Milvus collections and aliases (``{prefix}_chunks`` …): one per corpus.
     milvus_prefix: str = "qa"
+    #: The knowledge base these settings serve (``for_kb``): "default" is ``corpus_dir`` and
+    #: ``index_dir``; another base ``name`` is ``kb_root/name/corpus`` and ``…/index``.
+    kb: str = DEFAULT_KB
+    #: Where knowledge bases other than "default" live, one folder each.
+    kb_root: Path = PROJECT_ROOT / "kbs"
+    #: Bearer token of the REST read endpoints (ask, search, documents); none: open, as the
+    #: app is on loopback. A base's ``corpus/.qa/settings.json`` may set its own "read_token".
+    read_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -216,7 +256,25 @@ class Settings:
             store=os.environ.get("QA_STORE", "").strip() or d.store,
             milvus_token=os.environ.get("QA_MILVUS_TOKEN", "").strip(),
             milvus_prefix=os.environ.get("QA_MILVUS_PREFIX", "").strip() or d.milvus_prefix,
+            kb_root=_env_path("QA_KB_ROOT", d.kb_root),
+            read_token=os.environ.get("QA_READ_TOKEN", "").strip(),
         )
+
+    def for_kb(self, name: str) -> Settings:
+        """The settings of knowledge base ``name`` (``BadKbName`` unless it is a plain name),
+        asked of the settings of "default": its own corpus and index folders under ``kb_root``
+        and, with Milvus, its own collection prefix. Whether it exists is not checked here."""
+        name = check_kb_name(name)
+        if self.kb != DEFAULT_KB:
+            raise ValueError(f"for_kb({name!r}) is asked of the default base's settings, "
+                             f"not of {self.kb!r}'s")
+        if name == DEFAULT_KB:
+            return self
+        folder = self.kb_root / name
+        plain = re.fullmatch(r"[A-Za-z0-9_]+", name)
+        tag = name if plain else "kb" + hashlib.sha1(name.encode()).hexdigest()[:12]
+        return replace(self, kb=name, corpus_dir=folder / "corpus", index_dir=folder / "index",
+                       milvus_prefix=f"{self.milvus_prefix}_kb_{tag}")
 
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed (``settings.with_(corpus_dir=tmp)``)."""

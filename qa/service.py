@@ -14,12 +14,13 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from qa.answer import rankers as rankersmod
 from qa.answer.answerer import Answer, Answerer, Passage, make_passages
-from qa.config import Settings, cos_range
+from qa.config import DEFAULT_KB, Settings, UnknownKb, cos_range
 from qa.ingest import text as textmod
 from qa.ingest.corpus import file_hashes, stat_signature
 from qa.models.embedding import Embedder
@@ -77,6 +78,20 @@ class QA:
         self._loading = threading.Lock()  # one thread loads or rebuilds at a time
         #: the corpus changed while another build held the lock: build at the next question
         self._stale = False
+
+    @classmethod
+    def for_kb(cls, name: str, settings: Settings | None = None,
+               embedder: Embedder | None = None) -> QA:
+        """The engine of knowledge base ``name`` (``settings``: the default base's, from the
+        environment unless given); ``BadKbName`` for a name that is no plain folder name,
+        ``UnknownKb`` when there is no such base."""
+        mine = (settings or Settings.from_env()).for_kb(name)
+        if name != DEFAULT_KB and not mine.corpus_dir.is_dir():
+            raise UnknownKb(f"no knowledge base {name!r} (in {mine.kb_root})")
+        return cls(mine, embedder=embedder)
+
+    def _mine(self, passages: list[Passage]) -> list[Passage]:
+        return [replace(p, kb=self.settings.kb) for p in passages]
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -192,14 +207,12 @@ class QA:
                    for h in (history or []) if isinstance(h, str) and h.strip()]
         index = self.refresh()
         context = search_context(text, earlier)
-        if context:
-            return self._answer(index, text, k, context)
-        answer = self._answer(index, text, k)
-        if earlier and not answer.found:  # maybe it leans on the conversation after all
+        answer = self._answer(index, text, k, context)
+        if earlier and not context and not answer.found:  # it may lean on them after all
             other = self._answer(index, text, k, in_context(text, earlier))
             if other.confidence > answer.confidence:
-                return other
-        return answer
+                answer = other
+        return replace(answer, kb=self.settings.kb, passages=self._mine(answer.passages))
 
     def passages(self, question: str, k: int = 3, lexical: bool = False) -> list[Passage]:
         """The ``k`` best passages for ``question``, cited, without an answer sentence.
@@ -209,10 +222,11 @@ class QA:
         text = clean_question(question, self.settings.max_question_chars)
         check_k(k)
         if not lexical:
-            return make_passages(self.search(self.refresh(), text, k)[1], self.weights)
+            return self._mine(make_passages(self.search(self.refresh(), text, k)[1],
+                                            self.weights))
         index = self._index or self.store.load()
         hits = search(index, make_query(self._expand(index, text), None), k, self.weights)
-        return make_passages(hits, self.weights, lexical=True)
+        return self._mine(make_passages(hits, self.weights, lexical=True))
 
     def search(self, index: Store, text: str, k: int,
                in_context: str | None = None) -> tuple[Query, list[Hit]]:

@@ -46,6 +46,8 @@ class Passage:
     paragraph: int
     page: int | None = None
     heading: str = ""
+    #: the knowledge base of ``source`` ("default" unless the engine serves another)
+    kb: str = ""
 
 #: the short answers of a yes/no question
 VERDICTS = ("是", "否")
@@ -68,6 +70,8 @@ class Answer:
     short: str | None = None
     #: where ``short`` sits: (source, start, end), the same offsets as ``span``
     short_span: tuple[str, int, int] | None = None
+    #: the knowledge base ``span`` is in (asked across every base: the one that answered)
+    kb: str = ""
 
     @property
     def is_verdict(self) -> bool:

@@ -7,12 +7,20 @@ app.py mounts the Gradio UI into. OpenAPI docs at ``/docs``.
     POST   /v1/documents         multipart: one or more "files" (+ "replace") -> added names
     DELETE /v1/documents/{name}  delete one corpus file
     POST   /v1/build             rebuild the index now -> the build report
+    GET    /v1/documents/{name}  one file's text (?start=&end=: the cited span, its paragraph)
+    POST   /v1/feedback          👍/👎 on an answer -> a line of corpus/.qa/feedback.jsonl
+    GET    /v1/kbs               the knowledge bases;  POST /v1/kbs {"name"}: create one
+    DELETE /v1/kbs/{kb}          delete one ("default" cannot be)
+    …      /v1/kbs/{kb}/…        every endpoint above, of base ``kb`` (``qa.serve.routes``);
+                                 /v1/kbs/*/ask and /v1/kbs/*/search ask every base
 
 Errors are ``{"error": "..."}`` with a fitting status: 400 bad question or k, 401 no bearer
 token, 403 wrong token, 404 unknown document, 409 exists (no replace) or build busy, 413 too
-large, 415 unsupported type. The write endpoints (upload, delete, build) need
-``Authorization: Bearer $QA_API_TOKEN`` whenever a token is set, and app.py refuses to serve
-on anything but loopback without one (``check_exposure``). Neither gradio nor torch is
+large, 415 unsupported type. The write endpoints (upload, delete, build, creating and deleting
+bases) need ``Authorization: Bearer $QA_API_TOKEN`` whenever a token is set, and app.py
+refuses to serve on anything but loopback without one (``check_exposure``). With
+``QA_READ_TOKEN`` (or a base's own ``read_token`` in ``corpus/.qa/settings.json``) the reads
+(ask, search, documents, feedback) need it too, or the write token. Neither gradio nor torch is
 imported here.
 """
 
@@ -21,25 +29,26 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-from dataclasses import asdict
+import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, StrictStr
 from starlette.exceptions import HTTPException
 
-from qa.config import Settings
-from qa.serve.library import (
-    AlreadyExists,
-    Library,
-    Rejected,
-    TooLarge,
-    UnknownDocument,
-    UnsupportedType,
-    Upload,
+from qa.bases import ALL, Bases, KbBusy, KbExists
+from qa.config import DEFAULT_KB, BadKbName, Settings, UnknownKb
+from qa.serve.routes import (
+    MAX_FILES_PER_UPLOAD,
+    REJECTED_STATUS,
+    AskRequest,
+    Context,
+    SearchRequest,
+    add_base_routes,
 )
 
 if TYPE_CHECKING:
@@ -48,11 +57,17 @@ if TYPE_CHECKING:
     from qa.service import QA
 
 log = logging.getLogger("qa.serve.api")
-#: Files one upload request may carry.
-MAX_FILES_PER_UPLOAD = 20
-#: HTTP status of each kind of refused file.
-REJECTED_STATUS: dict[type[Rejected], int] = {
-    UnsupportedType: 415, TooLarge: 413, AlreadyExists: 409, UnknownDocument: 404}
+__all__ = [
+    "MAX_FILES_PER_UPLOAD",
+    "REJECTED_STATUS",
+    "AskRequest",
+    "SearchRequest",
+    "authorized",
+    "check_exposure",
+    "create_api",
+    "is_loopback",
+]
+_UPLOAD_PATH = re.compile(r"^/v1/(kbs/[^/]+/)?documents$")
 
 
 class UnsafeExposure(RuntimeError):
@@ -63,17 +78,8 @@ class ErrorOut(BaseModel):
     error: str
 
 
-class AskRequest(BaseModel):
-    question: StrictStr = Field(examples=["微软2019年向OpenAI投资了多少钱?"])
-    k: StrictInt = Field(3, description="passages to return, 1 to 20")
-    history: list[StrictStr] = Field(default_factory=list,
-                                     description="the user's earlier questions, oldest first")
-
-
-class SearchRequest(BaseModel):
-    question: StrictStr = Field(examples=["微软2019年向OpenAI投资了多少钱?"])
-    k: StrictInt = Field(3, description="passages to return, 1 to 20")
-    lexical: StrictBool = Field(False, description="BM25 only, no model")
+class KbRequest(BaseModel):
+    name: StrictStr
 
 
 def is_loopback(host: str) -> bool:
@@ -99,22 +105,19 @@ def check_exposure(settings: Settings) -> None:
 def authorized(settings: Settings, token: str | None) -> bool:
     """Whether ``token`` may change the corpus: always when no token is set, else when it
     matches (compared in constant time)."""
-    if not settings.api_token:
+    return token_matches(settings.api_token, token)
+
+
+def token_matches(expected: str, token: str | None) -> bool:
+    """True when no token is ``expected``, else when ``token`` is it (constant time)."""
+    if not expected:
         return True
     return token is not None and hmac.compare_digest(token.strip().encode("utf-8"),
-                                                     settings.api_token.encode("utf-8"))
+                                                     expected.encode("utf-8"))
 
 
 def _fail(status: int, message: str) -> HTTPException:
     return HTTPException(status_code=status, detail=message)
-
-
-def _rejected(errors: list[Rejected]) -> JSONResponse:
-    """All refused files by name and reason, under the status of the first."""
-    status = REJECTED_STATUS.get(type(errors[0]), 400)
-    return JSONResponse(status_code=status, content={
-        "error": "; ".join(str(e) for e in errors),
-        "rejected": [{"name": e.name, "reason": e.reason} for e in errors]})
 
 
 class UploadSizeGuard:
@@ -127,7 +130,7 @@ class UploadSizeGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" \
-                and scope["path"] == "/v1/documents":
+                and _UPLOAD_PATH.match(scope["path"]):
             length = dict(scope["headers"]).get(b"content-length", b"")
             if length.isdigit() and int(length) > self.limit:
                 response = JSONResponse(status_code=413, content={
@@ -157,109 +160,111 @@ def _install_error_handlers(api: FastAPI) -> None:
                             content={"error": "internal error (see the server log)"})
 
 
-def create_api(engine: QA) -> FastAPI:
-    """The FastAPI app serving ``engine`` and its corpus folder."""
+def create_api(engine: QA, bases: Bases | None = None) -> FastAPI:
+    """The FastAPI app serving ``engine`` (the "default" knowledge base) and every other base
+    of ``bases`` (by default the bases beside ``engine``'s, sharing its model)."""
     settings = engine.settings
-    library = Library(settings)
-    bearer = HTTPBearer(auto_error=False, description="QA_API_TOKEN")
+    bases = bases or Bases(default=engine)
+    bearer = HTTPBearer(auto_error=False, description="QA_API_TOKEN (reads: QA_READ_TOKEN)")
     api = FastAPI(title="qa", version="1", description=(
-        "Cited answers over a corpus of Chinese articles. Write endpoints need "
-        "`Authorization: Bearer <QA_API_TOKEN>` when the server has a token."))
+        "Cited answers over knowledge bases of Chinese articles. Write endpoints need "
+        "`Authorization: Bearer <QA_API_TOKEN>` when the server has a token; reads need "
+        "`QA_READ_TOKEN` (or the write token) when one is set."))
     api.add_middleware(UploadSizeGuard,
                        limit=settings.max_file_bytes * MAX_FILES_PER_UPLOAD + (1 << 20))
     _install_error_handlers(api)
 
-    def writer(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        if not settings.api_token:
+    def check(expected: list[str], credentials: HTTPAuthorizationCredentials | None) -> None:
+        """401 without a bearer token, 403 with one that matches none of ``expected``."""
+        if all(not e for e in expected):
             return
         if credentials is None:
             raise HTTPException(401, "a bearer token is required (Authorization: Bearer …)",
                                 headers={"WWW-Authenticate": "Bearer"})
-        if not authorized(settings, credentials.credentials):
+        if not any(e and token_matches(e, credentials.credentials) for e in expected):
             raise _fail(403, "wrong token")
+
+    def writer(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        check([settings.api_token], credentials)
+
+    def base(kb: str, every: bool = False) -> str:
+        if every and kb == ALL:
+            return ALL
+        try:
+            bases.settings_of(kb)
+        except BadKbName as exc:
+            raise _fail(400, str(exc)) from None
+        except UnknownKb as exc:
+            raise _fail(404, str(exc)) from None
+        return kb
+
+    def one(kb: str) -> str:
+        return base(kb)
+
+    def any_(kb: str) -> str:
+        return base(kb, every=True)
+
+    def default() -> str:
+        return DEFAULT_KB
+
+    def reader(resolve: Callable[..., str]) -> Callable[..., str]:
+        def read(kb: str = Depends(resolve),
+                 credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+            names = bases.names() if kb == ALL else [kb]
+            for name in names:  # every base asked must let the token read it
+                token = bases.read_token(name)
+                if token:
+                    check([token, settings.api_token], credentials)
+            return kb
+        return read
 
     write = [Depends(writer)]
     errors: dict[int | str, dict[str, Any]] = {
         code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415)}
+    ctx = Context(bases, {}, write, errors, reader)
+    add_base_routes(api, "/v1", default, default, ctx)
+    add_base_routes(api, "/v1/kbs/{kb}", one, any_, ctx)
+    read_default = reader(default)
 
-    @api.post("/v1/ask", tags=["questions"], responses=errors)
-    def ask(body: AskRequest) -> dict[str, Any]:
-        """The answer sentence, whether the corpus answers at all, and the cited passages."""
-        try:
-            return engine.ask(body.question, k=body.k, history=body.history).to_json()
-        except ValueError as exc:
-            raise _fail(400, str(exc)) from None
+    @api.get("/v1/kbs", tags=["knowledge bases"], responses=errors)
+    def kbs(_: str = Depends(read_default)) -> dict[str, Any]:
+        """Every knowledge base: its name and the generation of its index (None: not built)."""
+        from qa.store.factory import open_backend
 
-    @api.post("/v1/search", tags=["questions"], responses=errors)
-    def search(body: SearchRequest) -> dict[str, Any]:
-        """The best passages, cited, without an answer sentence."""
-        from qa.store.base import IndexProblem
+        out = []
+        for name in bases.names():
+            mine = bases.settings_of(name)
+            out.append({"name": name, "generation": open_backend(mine).current_name(),
+                        "documents": len(ctx.library(name).names())})
+        return {"kbs": out}
 
-        try:
-            passages = engine.passages(body.question, k=body.k, lexical=body.lexical)
-        except ValueError as exc:
-            raise _fail(400, str(exc)) from None
-        except IndexProblem as exc:
-            raise _fail(503, str(exc)) from None
-        return {"question": body.question, "passages": [asdict(p) for p in passages]}
-
-    @api.get("/v1/documents", tags=["documents"])
-    def documents() -> dict[str, Any]:
-        """Every corpus file: size, encoding, paragraphs, and its status against the index
-        (indexed, changed, new, skipped and why, removed)."""
-        info = library.index_info()
-        return {"generation": info["generation"], "built_at": info["built_at"],
-                "documents": [d.to_json() for d in library.documents()]}
-
-    @api.post("/v1/documents", tags=["documents"], status_code=201, dependencies=write,
+    @api.post("/v1/kbs", tags=["knowledge bases"], status_code=201, dependencies=write,
               responses=errors)
-    def upload(files: list[UploadFile] = File(..., description=".txt .md .html .pdf"),
-               replace: bool = Form(False, description="overwrite documents of the same name"),
-               ) -> Any:
-        """Add files to the corpus (all or none: a refused file is named with its reason and
-        nothing is written). Rebuild afterwards (``/v1/build``), or let the next question do
-        it."""
-        if len(files) > MAX_FILES_PER_UPLOAD:
-            raise _fail(400, f"{len(files)} files; at most {MAX_FILES_PER_UPLOAD} at once")
-        checked: list[Upload] = []
-        refused: list[Rejected] = []
-        for f in files:
-            try:
-                upload = library.check(f.filename, f.file, replace=replace)
-                if any(u.name == upload.name for u in checked):
-                    raise AlreadyExists(upload.name, "twice in this upload")
-                checked.append(upload)
-            except Rejected as exc:
-                refused.append(exc)
-        if refused:
-            return _rejected(refused)
+    def create(body: KbRequest) -> dict[str, Any]:
+        """Create an empty knowledge base (409 when it exists); add files with
+        ``POST /v1/kbs/{kb}/documents``."""
         try:
-            names = [library.write(u) for u in checked]
-        except Rejected as exc:
-            return _rejected([exc])
-        return {"added": names, "replaced": [u.name for u in checked if u.replaces]}
-
-    @api.delete("/v1/documents/{name:path}", tags=["documents"], dependencies=write,
-                responses=errors)
-    def delete(name: str) -> dict[str, Any]:
-        """Delete one corpus file (it leaves the index at the next build)."""
-        try:
-            library.delete(name)
-        except UnknownDocument as exc:
-            raise _fail(404, str(exc)) from None
-        return {"deleted": name}
-
-    @api.post("/v1/build", tags=["index"], dependencies=write, responses=errors)
-    def build(full: bool = False) -> dict[str, Any]:
-        """Rebuild the index now (incrementally unless ``full``); questions keep being
-        answered from the current index meanwhile. 409 while another build runs."""
-        from qa.store.embedded.builder import CorpusEmpty
-        from qa.store.embedded.generations import BuildBusy
-
-        try:
-            report = engine.build(full=full, wait=False)
-        except (BuildBusy, CorpusEmpty) as exc:
+            bases.create(body.name)
+        except BadKbName as exc:
+            raise _fail(400, str(exc)) from None
+        except KbExists as exc:
             raise _fail(409, str(exc)) from None
-        return {"report": report.to_json(), "summary": report.summary()}
+        return {"created": body.name}
+
+    @api.delete("/v1/kbs/{kb}", tags=["knowledge bases"], dependencies=write,
+                responses=errors)
+    def delete(kb: str) -> dict[str, Any]:
+        """Delete a knowledge base, its files and its index ("default" cannot be deleted: 400;
+        409 while it builds)."""
+        try:
+            bases.delete(kb)
+        except BadKbName as exc:
+            raise _fail(400, str(exc)) from None
+        except UnknownKb as exc:
+            raise _fail(404, str(exc)) from None
+        except KbBusy as exc:
+            raise _fail(409, str(exc)) from None
+        ctx.libraries.pop(kb, None)
+        return {"deleted": kb}
 
     return api

@@ -1,0 +1,227 @@
+"""The endpoints of one knowledge base, added twice by ``qa.serve.api``: under ``/v1`` for
+"default" (today's paths) and under ``/v1/kbs/{kb}`` for any base.
+
+    POST   …/ask                     {"question", "k", "history"} -> the Answer as JSON
+    POST   …/search                  {"question", "k", "lexical"} -> {"passages": [...]}
+    GET    …/documents               the base's files and their status against its index
+    GET    …/documents/{name}        one file's text; ?start=&end=: the span and its paragraph
+    POST   …/documents               multipart upload of "files" (+ "replace")
+    DELETE …/documents/{name}        delete one file
+    POST   …/build                   rebuild the base's index now
+    POST   …/feedback                👍/👎 on an answer -> a line of corpus/.qa/feedback.jsonl
+
+``/v1/kbs/*/ask`` and ``/v1/kbs/*/search`` ask every base at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI, File, Form, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
+from starlette.exceptions import HTTPException
+
+from qa.bases import Bases
+from qa.serve.library import (
+    AlreadyExists,
+    Library,
+    Rejected,
+    TooLarge,
+    UnknownDocument,
+    UnsupportedType,
+    Upload,
+)
+from qa.serve.viewer import (
+    OutsideRoot,
+    Unreadable,
+    append_feedback,
+    document_view,
+    feedback_record,
+)
+from qa.service import clean_question
+
+#: Files one upload request may carry.
+MAX_FILES_PER_UPLOAD = 20
+#: HTTP status of each kind of refused file.
+REJECTED_STATUS: dict[type[Rejected], int] = {
+    UnsupportedType: 415, TooLarge: 413, AlreadyExists: 409, UnknownDocument: 404}
+
+
+class AskRequest(BaseModel):
+    question: StrictStr = Field(examples=["微软2019年向OpenAI投资了多少钱?"])
+    k: StrictInt = Field(3, description="passages to return, 1 to 20")
+    history: list[StrictStr] = Field(default_factory=list,
+                                     description="the user's earlier questions, oldest first")
+
+
+class SearchRequest(BaseModel):
+    question: StrictStr = Field(examples=["微软2019年向OpenAI投资了多少钱?"])
+    k: StrictInt = Field(3, description="passages to return, 1 to 20")
+    lexical: StrictBool = Field(False, description="BM25 only, no model")
+
+
+Span = tuple[StrictStr, StrictInt, StrictInt]
+
+
+class FeedbackRequest(BaseModel):
+    question: StrictStr
+    generation: StrictStr = Field("", description="the answer's generation")
+    answer_span: Span | None = Field(None, description="[source, start, end] of the answer")
+    verdict: Literal["up", "down"]
+    better_span: Span | None = Field(None, description="[source, start, end] of a sentence "
+                                                       "that answers better")
+    not_in_documents: StrictBool = Field(False, description="the documents do not answer it")
+
+
+@dataclass
+class Context:
+    """What the endpoints of every base share (made by ``qa.serve.api.create_api``)."""
+
+    bases: Bases
+    libraries: dict[str, Library]
+    write: list[Any]  # the dependencies of a write endpoint
+    errors: dict[int | str, dict[str, Any]]
+    reader: Callable[[Callable[..., str]], Callable[..., str]]  # a base -> its read check
+
+    def library(self, kb: str) -> Library:
+        if kb not in self.libraries:
+            self.libraries[kb] = Library(self.bases.settings_of(kb))
+        return self.libraries[kb]
+
+
+def fail(status: int, message: str) -> HTTPException:
+    return HTTPException(status_code=status, detail=message)
+
+
+def rejected(errors: list[Rejected]) -> JSONResponse:
+    """All refused files by name and reason, under the status of the first."""
+    status = REJECTED_STATUS.get(type(errors[0]), 400)
+    return JSONResponse(status_code=status, content={
+        "error": "; ".join(str(e) for e in errors),
+        "rejected": [{"name": e.name, "reason": e.reason} for e in errors]})
+
+
+def add_base_routes(api: FastAPI, prefix: str, one: Callable[..., str],
+                    any_: Callable[..., str], ctx: Context) -> None:
+    """The endpoints of one base under ``prefix``; ``one`` resolves the base of a request
+    (400 bad name, 404 unknown), ``any_`` also allows "*" (every base)."""
+    bases, errors = ctx.bases, ctx.errors
+    tags = ["knowledge bases"] if "{kb}" in prefix else None
+    read_one, read_any = ctx.reader(one), ctx.reader(any_)
+
+    @api.post(f"{prefix}/ask", tags=tags or ["questions"], responses=errors)
+    def ask(body: AskRequest, kb: str = Depends(read_any)) -> dict[str, Any]:
+        """The answer sentence, whether the corpus answers at all, and the cited passages."""
+        try:
+            return bases.ask(body.question, kb=kb, k=body.k, history=body.history).to_json()
+        except ValueError as exc:
+            raise fail(400, str(exc)) from None
+
+    @api.post(f"{prefix}/search", tags=tags or ["questions"], responses=errors)
+    def search(body: SearchRequest, kb: str = Depends(read_any)) -> dict[str, Any]:
+        """The best passages, cited, without an answer sentence."""
+        from qa.store.base import IndexProblem
+
+        try:
+            passages = bases.passages(body.question, kb=kb, k=body.k, lexical=body.lexical)
+        except ValueError as exc:
+            raise fail(400, str(exc)) from None
+        except IndexProblem as exc:
+            raise fail(503, str(exc)) from None
+        return {"question": body.question, "passages": [asdict(p) for p in passages]}
+
+    @api.get(f"{prefix}/documents", tags=tags or ["documents"], responses=errors)
+    def documents(kb: str = Depends(read_one)) -> dict[str, Any]:
+        """Every file of the base: size, encoding, paragraphs, and its status against the
+        index (indexed, changed, new, skipped and why, removed)."""
+        library = ctx.library(kb)
+        info = library.index_info()
+        return {"kb": kb, "generation": info["generation"], "built_at": info["built_at"],
+                "documents": [d.to_json() for d in library.documents()]}
+
+    @api.get(f"{prefix}/documents/{{name:path}}", tags=tags or ["documents"], responses=errors)
+    def document(name: str, start: int | None = None, end: int | None = None,
+                 kb: str = Depends(read_one)) -> dict[str, Any]:
+        """One document's text (offsets as in citations) and, given ``start`` and ``end``,
+        the cited span and the paragraph it is in. 404: no such document in this base."""
+        try:
+            return document_view(ctx.library(kb), name, start, end)
+        except OutsideRoot as exc:
+            raise fail(400, str(exc)) from None
+        except UnknownDocument as exc:
+            raise fail(404, str(exc)) from None
+        except Unreadable as exc:
+            raise fail(422, str(exc)) from None
+        except ValueError as exc:
+            raise fail(400, str(exc)) from None
+
+    @api.post(f"{prefix}/documents", tags=tags or ["documents"], status_code=201,
+              dependencies=ctx.write, responses=errors)
+    def upload(files: list[UploadFile] = File(..., description=".txt .md .html .pdf"),
+               replace: bool = Form(False, description="overwrite documents of the same name"),
+               kb: str = Depends(one)) -> Any:
+        """Add files to the base (all or none: a refused file is named with its reason and
+        nothing is written). Rebuild afterwards, or let the next question do it."""
+        if len(files) > MAX_FILES_PER_UPLOAD:
+            raise fail(400, f"{len(files)} files; at most {MAX_FILES_PER_UPLOAD} at once")
+        library = ctx.library(kb)
+        checked: list[Upload] = []
+        refused: list[Rejected] = []
+        for f in files:
+            try:
+                upload = library.check(f.filename, f.file, replace=replace)
+                if any(u.name == upload.name for u in checked):
+                    raise AlreadyExists(upload.name, "twice in this upload")
+                checked.append(upload)
+            except Rejected as exc:
+                refused.append(exc)
+        if refused:
+            return rejected(refused)
+        try:
+            names = [library.write(u) for u in checked]
+        except Rejected as exc:
+            return rejected([exc])
+        return {"added": names, "replaced": [u.name for u in checked if u.replaces]}
+
+    @api.delete(f"{prefix}/documents/{{name:path}}", tags=tags or ["documents"],
+                dependencies=ctx.write, responses=errors)
+    def delete(name: str, kb: str = Depends(one)) -> dict[str, Any]:
+        """Delete one file of the base (it leaves the index at the next build)."""
+        try:
+            ctx.library(kb).delete(name)
+        except UnknownDocument as exc:
+            raise fail(404, str(exc)) from None
+        return {"deleted": name}
+
+    @api.post(f"{prefix}/build", tags=tags or ["index"], dependencies=ctx.write,
+              responses=errors)
+    def build(full: bool = False, kb: str = Depends(one)) -> dict[str, Any]:
+        """Rebuild the base's index now (incrementally unless ``full``); questions keep being
+        answered from the current index meanwhile. 409 while another build runs."""
+        from qa.store.embedded.builder import CorpusEmpty
+        from qa.store.embedded.generations import BuildBusy
+
+        try:
+            report = bases.engine(kb).build(full=full, wait=False)
+        except (BuildBusy, CorpusEmpty) as exc:
+            raise fail(409, str(exc)) from None
+        return {"report": report.to_json(), "summary": report.summary()}
+
+    @api.post(f"{prefix}/feedback", tags=tags or ["feedback"], status_code=201,
+              responses=errors)
+    def feedback(body: FeedbackRequest, kb: str = Depends(read_one)) -> dict[str, Any]:
+        """👍 or 👎 on an answer, optionally with the sentence that answers better
+        (``better_span``) or ``not_in_documents``: one line of the base's
+        ``corpus/.qa/feedback.jsonl`` (with the time; never a token)."""
+        settings = bases.settings_of(kb)
+        try:
+            question = clean_question(body.question, settings.max_question_chars)
+            record = feedback_record(question, body.generation, body.answer_span,
+                                     body.verdict, body.better_span, body.not_in_documents, kb)
+        except ValueError as exc:
+            raise fail(400, str(exc)) from None
+        append_feedback(settings.corpus_dir, record)
+        return {"recorded": True, "kb": kb}
