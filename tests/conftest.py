@@ -31,9 +31,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def make_settings(root: Path, **changes: object) -> Settings:
-    """Settings for a project laid out under ``root`` (``root/corpus``, ``root/index``)."""
-    return Settings.from_env().with_(corpus_dir=root / "corpus", index_dir=root / "index",
-                                     **changes)
+    """Settings for a project laid out under ``root`` (``root/corpus``, ``root/index``, other
+    knowledge bases in ``root/kbs``)."""
+    return Settings.from_env().with_(**{"corpus_dir": root / "corpus",
+                                        "index_dir": root / "index", "kb_root": root / "kbs",
+                                        **changes})
 
 
 @pytest.fixture(scope="session")
@@ -94,5 +96,5 @@ def qa_env(root: Path) -> dict[str, str]:
 
     env = dict(os.environ)
     env.update(QA_CORPUS_DIR=str(root / "corpus"), QA_INDEX_DIR=str(root / "index"),
-               PYTHONIOENCODING="utf-8", TOKENIZERS_PARALLELISM="false")
+               QA_KB_ROOT=str(root / "kbs"), PYTHONIOENCODING="utf-8", TOKENIZERS_PARALLELISM="false")
     return env
