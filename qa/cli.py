@@ -15,8 +15,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
+def _bases(command: str, kb: str, every: bool = True):  # type: ignore[no-untyped-def]
+    """The knowledge bases, after checking ``kb`` names one of them (or "*", if ``every``);
+    None after printing why not."""
+    from qa.bases import ALL, Bases
+
+    bases = Bases()
+    try:
+        if not (every and kb == ALL):
+            bases.settings_of(kb)
+    except (ValueError, LookupError) as exc:  # BadKbName, UnknownKb
+        print(f"qa {command}: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return None
+    return bases
+
+
 def cmd_build(args: argparse.Namespace) -> int:
-    from qa.config import Settings
     from qa.models.embedding import Embedder
     from qa.progress import build_progress
     from qa.store.base import IndexProblem
@@ -24,7 +38,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     from qa.store.embedded.generations import BuildBusy
     from qa.store.factory import open_backend
 
-    settings = Settings.from_env()
+    bases = _bases("build", args.kb, every=False)
+    if bases is None:
+        return 2
+    settings = bases.settings_of(args.kb)
     embedder = None
     if args.ray:
         from qa.models.ray_embed import RayEmbedder, ray_available
@@ -63,10 +80,11 @@ def format_answer(answer) -> str:  # type: ignore[no-untyped-def]
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    import qa
-
+    bases = _bases("ask", args.kb)
+    if bases is None:
+        return 2
     try:
-        answer = qa.ask(args.question, k=args.k, history=args.history or None)
+        answer = bases.ask(args.question, kb=args.kb, k=args.k, history=args.history or None)
     except ValueError as exc:
         print(f"qa ask: {exc}", file=sys.stderr)
         return 2
@@ -82,27 +100,36 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from qa.serve.chat import run_chat
-    from qa.service import QA, check_k
+    from qa.service import check_k
 
     try:
         check_k(args.k)
     except ValueError as exc:
         print(f"qa chat: {exc}", file=sys.stderr)
         return 2
-    engine = QA()
-    return run_chat(lambda question, history: engine.ask(question, k=args.k, history=history),
-                    sys.stdin, sys.stdout, sys.stderr, json_lines=args.json,
-                    warm_up=engine.refresh)
+    bases = _bases("chat", args.kb)
+    if bases is None:
+        return 2
+
+    def warm_up() -> None:
+        for name in bases.names() if args.kb == "*" else [args.kb]:
+            bases.engine(name).refresh()
+
+    return run_chat(lambda question, history: bases.ask(question, kb=args.kb, k=args.k,
+                                                        history=history),
+                    sys.stdin, sys.stdout, sys.stderr, json_lines=args.json, warm_up=warm_up)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from qa.service import QA
     from qa.store.base import IndexProblem
 
+    bases = _bases("search", args.kb)
+    if bases is None:
+        return 2
     try:
-        passages = QA().passages(args.question, k=args.k, lexical=args.lexical)
+        passages = bases.passages(args.question, kb=args.kb, k=args.k, lexical=args.lexical)
     except ValueError as exc:
         print(f"qa search: {exc}", file=sys.stderr)
         return 2
@@ -126,6 +153,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 2
     if args.per_doc and not args.squad:
         print("qa eval: --per-doc goes with --squad", file=sys.stderr)
+        return 2
+    if args.kb != "default" and (args.genres or args.squad):
+        print("qa eval: --kb goes with the question-file evaluation (--squad and --genres "
+              "make corpora of their own)", file=sys.stderr)
+        return 2
+    if _bases("eval", args.kb, every=False) is None:
         return 2
     if args.genres or args.squad:
         if args.genres:
@@ -185,6 +218,8 @@ def parser() -> argparse.ArgumentParser:
                    help="embed on a Ray cluster (RAY_ADDRESS, else a local one); needs qa[ray]")
     b.add_argument("--ray-actors", type=int, default=0, metavar="N",
                    help="--ray: embedding actors (default: one per CPU of the cluster)")
+    b.add_argument("--kb", default="default", metavar="NAME",
+                   help="the knowledge base (QA_KB_ROOT/NAME; default: corpus/)")
     b.set_defaults(func=cmd_build)
 
     a = sub.add_parser("ask", help="answer a question with citations")
@@ -193,12 +228,16 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--history", action="append", metavar="QUESTION",
                    help="an earlier question (repeat, oldest first)")
     a.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    a.add_argument("--kb", default="default", metavar="NAME",
+                   help="the knowledge base (QA_KB_ROOT/NAME; default: corpus/); '*': every one")
     a.set_defaults(func=cmd_ask)
 
     c = sub.add_parser("chat", help="a conversation in the terminal (follow-ups, /sources)")
     c.add_argument("-k", type=int, default=3, help="passages per answer (default 3)")
     c.add_argument("--json", action="store_true",
                    help="print each answer as one line of JSON")
+    c.add_argument("--kb", default="default", metavar="NAME",
+                   help="the knowledge base (QA_KB_ROOT/NAME; default: corpus/); '*': every one")
     c.set_defaults(func=cmd_chat)
 
     r = sub.add_parser("search", help="the best passages, cited, without an answer sentence")
@@ -207,6 +246,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--lexical", action="store_true",
                    help="BM25 only: no embedding model is loaded (starts in well under 1 s)")
     r.add_argument("--json", action="store_true", help="print the passages as JSON")
+    r.add_argument("--kb", default="default", metavar="NAME",
+                   help="the knowledge base (QA_KB_ROOT/NAME; default: corpus/); '*': every one")
     r.set_defaults(func=cmd_search)
 
     e = sub.add_parser("eval", help="score retrieval and answers on a question set")
@@ -234,6 +275,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--compare", action="store_true", help="also run the baselines")
     e.add_argument("--curve", action="store_true", help="print the found-threshold trade-off")
     e.add_argument("--details", action="store_true", help="print every miss")
+    e.add_argument("--kb", default="default", metavar="NAME",
+                   help="the knowledge base (QA_KB_ROOT/NAME; default: corpus/)")
     e.set_defaults(func=cmd_eval)
 
     f = sub.add_parser("fit", help="fit the answer layer's rankers and write rankers.json")

@@ -193,7 +193,7 @@ def systems(settings: Settings, compare: bool, build: bool = False,
 
 
 def main(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = Settings.from_env().for_kb(getattr(args, "kb", None) or "default")
     rows = load_questions(Path(args.questions or DEFAULT_QUESTIONS), args.split)
     named = {name: evaluate(ask, rows, settings)
              for name, ask in systems(settings, args.compare).items()}
