@@ -270,10 +270,19 @@ def rebuild_index(engine: QA, token: str | None, progress: gr.Progress) -> str:
 
 
 def make_server(engine: QA) -> FastAPI:
-    """The REST API with the Gradio app mounted at ``/``."""
+    """The REST API with the Gradio app mounted at ``/``; when reads of the default base need
+    a token (``QA_READ_TOKEN`` or its own ``read_token``) the REST API alone, since the chat
+    cannot send one yet and would answer anyone."""
+    from qa.bases import Bases
+
+    bases = Bases(default=engine)
+    if bases.read_token("default"):
+        log.warning("reads need a token (QA_READ_TOKEN): serving the REST API only, not the "
+                    "chat, which cannot send one")
+        return create_api(engine, bases)
     demo = make_app(engine)
     demo.queue(default_concurrency_limit=engine.settings.app_workers)
-    return gr.mount_gradio_app(create_api(engine), demo, path="/", footer_links=["api"],
+    return gr.mount_gradio_app(create_api(engine, bases), demo, path="/", footer_links=["api"],
                                show_error=False, css=CSS,
                                max_file_size=2 * engine.settings.max_file_bytes + (1 << 20))
 

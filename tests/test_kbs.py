@@ -63,3 +63,20 @@ def test_merge_takes_the_most_confident_found_answer_and_names_bases() -> None:
     none = merge_answers({"c": c, "a": Answer("q", False, "no", [], 0.1, kb="a")}, k=3)
     assert not none.found and none.kb == "c"
     assert [p.kb for p in merge_passages({"a": a.passages, "b": b.passages}, 2)] == ["b", "a"]
+
+
+def test_private_reads_serve_no_open_chat(tmp_path: Path) -> None:
+    """With QA_READ_TOKEN the app serves the REST API alone: the chat could not ask for it."""
+    from fastapi.testclient import TestClient
+
+    import app
+    from qa.service import QA
+
+    settings = Settings().with_(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index",
+                                kb_root=tmp_path / "kbs", read_token="r-token")
+    client = TestClient(app.make_server(QA(settings)))
+    assert client.get("/").status_code == 404
+    assert client.post("/v1/ask", json={"question": "谁?"}).status_code == 401
+    assert client.get("/v1/kbs").status_code == 401
+    r = client.get("/v1/kbs", headers={"Authorization": "Bearer r-token"})
+    assert r.status_code == 200 and [b["name"] for b in r.json()["kbs"]] == ["default"]

@@ -68,7 +68,7 @@ Span = tuple[StrictStr, StrictInt, StrictInt]
 
 class FeedbackRequest(BaseModel):
     question: StrictStr
-    generation: StrictStr = Field("", description="the answer's generation")
+    generation: StrictStr = Field("", max_length=2000, description="the answer's generation")
     answer_span: Span | None = Field(None, description="[source, start, end] of the answer")
     verdict: Literal["up", "down"]
     better_span: Span | None = Field(None, description="[source, start, end] of a sentence "

@@ -81,6 +81,7 @@ def _span(value: object, what: str) -> list[object] | None:
     if value is None:
         return None
     if not (isinstance(value, list | tuple) and len(value) == 3 and isinstance(value[0], str)
+            and len(value[0]) <= 1000
             and all(isinstance(x, int) and not isinstance(x, bool) for x in value[1:])
             and 0 <= value[1] <= value[2]):  # type: ignore[operator]
         raise ValueError(f"{what} must be [source, start, end] with 0 <= start <= end")
