@@ -252,26 +252,30 @@ def question_entities(question: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-#: a question answered by yes or no ("…吗?", "是否…", "能不能…", "有没有…")
-_YES_NO = re.compile(r"吗\s*[?？]?\s*$|是否|是不是|能否|可否|能不能|可不可以|会不会|有没有|要不要|对不对|"
-                     r"算不算|需不需要|[?？]\s*是的?$")
+#: a question answered by yes or no: by its words ("是否…", "能不能…", "有无…") or by a final 吗
+_YES_NO_WORDS = re.compile(r"是否|是不是|能否|可否|能不能|可不可以|会不会|有没有|有无|要不要|对不对|"
+                           r"算不算|需不需要")
+_FINAL_MA = re.compile(r"吗\s*[?？]?\s*$")
 #: words that deny what follows them
 NEGATION = re.compile(r"不|没有|没|未|无|非|否|禁止|不得|不能|不可|不予|拒绝|无需|无须|免")
 
 
 def asks_yes_no(question: str) -> bool:
-    """Whether ``question`` asks to be answered yes or no (and not which of several things:
-    "是A还是B", nor what: "有什么…吗")."""
+    """Whether ``question`` asks to be answered yes or no: it says "是否/能不能/有无…", or ends in
+    吗 without asking what, which or how much ("有什么优惠吗?" asks what); never "是A还是B"."""
     q = textmod.normalize(question)
-    return bool(_YES_NO.search(q)) and "还是" not in q and not _QUESTION_WORD.search(
-        _YES_NO.sub("", q))
+    if "还是" in q:
+        return False
+    if _YES_NO_WORDS.search(q):
+        return True
+    return bool(_FINAL_MA.search(q)) and not _QUESTION_WORD.search(_FINAL_MA.sub("", q))
 
 
 def verdict(question: str, evidence: str) -> str:
     """"是" or "否": whether ``evidence`` (the sentence that answers) affirms ``question``. A
     negation the evidence holds near the question's words and the question does not (or the
     other way round) makes it "否"."""
-    q = _YES_NO.sub("", textmod.normalize(question))
+    q = _YES_NO_WORDS.sub("", _FINAL_MA.sub("", textmod.normalize(question)))
     e = textmod.normalize(evidence)
     denied_q = bool(NEGATION.search(q))
     near = [e[max(0, i - 6): i + len(w) + 6] for w in textmod.words(q) if len(w) >= 2
