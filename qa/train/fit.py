@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.answer.answerer import WINDOW
 from qa.answer.candidates import FEATURES as SENTENCE_FEATURES
 from qa.answer.candidates import Candidate, window
 from qa.answer.confidence import FEATURES as FOUND_FEATURES
@@ -132,7 +133,7 @@ class Fitter:
         engine = case.context[0]
         todo = [c for c in ranked if (id(case), id(c)) not in self.readings]
         if todo and engine.reader is not None:
-            windows = [window(c, 160) for c in todo]
+            windows = [window(c, WINDOW) for c in todo]
             for c, (_, w0, _), r in zip(todo, windows, engine.reader.read(
                     case.text, [w[0] for w in windows], [w[2] for w in windows]), strict=True):
                 margin = r.margin if math.isfinite(r.margin) else -20.0
