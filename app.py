@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -145,6 +147,36 @@ def write_feedback(bases: Bases, record: dict[str, Any], verdict: str,
     return f"**已记录反馈：{said}。** 谢谢。"
 
 
+class Judged:
+    """The feedback record of every answer shown, per browser session (kept on the server, so
+    the page holds no state and no heartbeat; the oldest sessions are forgotten)."""
+
+    def __init__(self, sessions: int = 500, answers: int = 200) -> None:
+        self.sessions, self.answers = sessions, answers
+        self._records: OrderedDict[str, dict[int, dict[str, Any]]] = OrderedDict()
+        self.pending: dict[str, dict[str, Any]] = {}  # the record a 👎 is being given on
+        self._lock = threading.Lock()
+
+    def put(self, session: str, index: int, record: dict[str, Any]) -> None:
+        with self._lock:
+            mine = self._records.pop(session, {})
+            mine[index] = record
+            while len(mine) > self.answers:
+                mine.pop(min(mine))
+            self._records[session] = mine
+            while len(self._records) > self.sessions:
+                gone, _ = self._records.popitem(last=False)
+                self.pending.pop(gone, None)
+
+    def get(self, session: str, index: int) -> dict[str, Any] | None:
+        with self._lock:
+            return self._records.get(session, {}).get(index)
+
+
+def _session(request: gr.Request | None) -> str:
+    return str(getattr(request, "session_hash", "") or "")
+
+
 def make_app(engine: QA | None = None, bases: Bases | None = None) -> gr.Blocks:
     """The chat tab and the knowledge-base tab over ``engine`` (``qa.default()`` by default)
     and the other knowledge bases beside it (``bases``)."""
@@ -198,49 +230,47 @@ def _chat_tab(engine: QA, bases: Bases) -> tuple[gr.Dataset, gr.Dropdown]:
                                                      example_questions(engine.index.records())],
                           label="示例问题（来自语料的标题）", type="values")
     clear = gr.Button("清空对话", size="sm")
-    answers = gr.State({})  # the index of each answer's first message -> its feedback record
-    pending = gr.State(None)  # the record a 👎 is being given on
+    judged = Judged()
 
     def ask(message: str, history: list[dict[str, Any]] | None, base: str = DEFAULT_KB,
-            records: dict[str, Any] | None = None) -> tuple[str, list, dict[str, Any]]:
+            request: gr.Request | None = None) -> tuple[str, list]:
         chat, record = ask_base(message, history, bases, base)
-        records = dict(records or {})
         if record is not None:
-            records[str(len(history or []) + 1)] = record
-        return "", chat, records
+            judged.put(_session(request), len(history or []) + 1, record)
+        return "", chat
 
     def ask_example(sample: Any, history: list[dict[str, Any]] | None,
-                    base: str = DEFAULT_KB, records: dict[str, Any] | None = None) -> tuple:
+                    base: str = DEFAULT_KB, request: gr.Request | None = None) -> tuple:
         question = sample[0] if isinstance(sample, list | tuple) and sample else str(sample)
-        return ask(question, history, base, records)
+        return ask(question, history, base, request)
 
-    def like(records: dict[str, Any] | None, data: gr.LikeData) -> tuple:
+    def like(data: gr.LikeData, request: gr.Request) -> tuple:
         index = data.index[0] if isinstance(data.index, list | tuple) else data.index
-        record = (records or {}).get(str(index))
+        record = judged.get(_session(request), int(index))
         if record is None or data.liked not in (True, False):
-            return gr.Column(visible=False), gr.Radio(), "", None
+            return gr.Column(visible=False), gr.Radio(), ""
         if data.liked:
-            return gr.Column(visible=False), gr.Radio(), write_feedback(bases, record, "up"), None
+            return gr.Column(visible=False), gr.Radio(), write_feedback(bases, record, "up")
+        judged.pending[_session(request)] = record
         choices = [(label, str(i)) for i, (label, _) in enumerate(record["choices"])]
         choices += [("文档中没有答案", NOT_IN_DOCUMENTS), ("不指定，只记“不对”", NO_BETTER)]
-        return (gr.Column(visible=True), gr.Radio(choices=choices, value=NO_BETTER), "",
-                record)
+        return gr.Column(visible=True), gr.Radio(choices=choices, value=NO_BETTER), ""
 
-    def submit(record: dict[str, Any] | None, choice: str | None) -> tuple:
+    def submit(choice: str | None, request: gr.Request) -> tuple:
+        record = judged.pending.pop(_session(request), None)
         if record is None:
-            return gr.Column(visible=False), "", None
-        return gr.Column(visible=False), write_feedback(bases, record, "down", choice), None
+            return gr.Column(visible=False), ""
+        return gr.Column(visible=False), write_feedback(bases, record, "down", choice)
 
     workers = engine.settings.app_workers
-    box.submit(ask, [box, chatbot, kb, answers], [box, chatbot, answers], api_name="ask",
+    box.submit(ask, [box, chatbot, kb], [box, chatbot], api_name="ask",
                concurrency_limit=workers)
-    examples.click(ask_example, [examples, chatbot, kb, answers], [box, chatbot, answers],
+    examples.click(ask_example, [examples, chatbot, kb], [box, chatbot],
                    api_name="ask_example", concurrency_limit=workers)
-    chatbot.like(like, [answers], [panel, better, note, pending], api_name="like")
-    send.click(submit, [pending, better], [panel, note, pending], api_name="feedback")
-    cancel.click(lambda: (gr.Column(visible=False), None), None, [panel, pending],
-                 api_name=False)
-    clear.click(lambda: ("", [], {}), None, [box, chatbot, answers], api_name="clear")
+    chatbot.like(like, None, [panel, better, note], api_name="like")
+    send.click(submit, [better], [panel, note], api_name="feedback")
+    cancel.click(lambda: gr.Column(visible=False), None, [panel], api_name=False)
+    clear.click(lambda: ("", []), None, [box, chatbot], api_name="clear")
     return examples, kb
 
 
