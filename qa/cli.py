@@ -160,6 +160,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 2
     if _bases("eval", args.kb, every=False) is None:
         return 2
+    if args.feedback is not None:
+        from qa.eval.feedback import main as feedback_main
+
+        try:
+            return feedback_main(args)
+        except (ValueError, OSError) as exc:
+            print(f"qa eval: {exc}", file=sys.stderr)
+            return 2
     if args.genres or args.squad:
         if args.genres:
             from qa.eval.genres import main as set_main
@@ -277,6 +285,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--details", action="store_true", help="print every miss")
     e.add_argument("--kb", default="default", metavar="NAME",
                    help="the knowledge base (QA_KB_ROOT/NAME; default: corpus/)")
+    e.add_argument("--feedback", nargs="?", const="", metavar="FILE",
+                   help="how the current weights agree with a base's feedback (default FILE: "
+                        "its corpus/.qa/feedback.jsonl); --split fit|report|all")
     e.set_defaults(func=cmd_eval)
 
     f = sub.add_parser("fit", help="fit the answer layer's rankers and write rankers.json")
@@ -296,6 +307,10 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--corpus-only", action="store_true",
                    help="fit on the question files alone (a corpus's own rankers: --out "
                         "corpus/.qa/rankers.json)")
+    f.add_argument("--feedback", nargs="?", const="", metavar="FILE",
+                   help="with --corpus-only: fit on a base's feedback (default FILE: its "
+                        "corpus/.qa/feedback.jsonl), 30%% held back; writes its .qa/rankers.json")
+    f.add_argument("--kb", default="default", metavar="NAME", help="the knowledge base")
     f.set_defaults(func=cmd_fit)
 
     t = sub.add_parser("train-reader", help="fine-tune the short-answer reader (torch, ~15 min)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import quote
 
 from qa.answer.answerer import Answer, Passage
 
@@ -72,8 +73,22 @@ def answer_passage(answer: Answer) -> Passage | None:
                  if p.source == source and p.start <= start and end <= p.end), None)
 
 
-def answer_head(answer: Answer) -> str:
-    """The first chat message: the answer sentence and where it is, or the refusal, plain."""
+def view_url(kb: str, source: str, start: int, end: int) -> str:
+    """The app's page showing ``source`` of base ``kb`` with ``[start, end)`` marked and
+    scrolled into view (``GET /v1/kbs/{kb}/view/{source}``, ``qa.serve.docpage``)."""
+    return (f"/v1/kbs/{quote(kb or 'default', safe='')}/view/{quote(source, safe='/')}"
+            f"?start={int(start)}&end={int(end)}#cited")
+
+
+def _linked(label: str, url: str | None) -> str:
+    """``label`` (already escaped) as a Markdown link to ``url`` (quoted: no ``(``, ``)``,
+    spaces or quotes survive in it), or as it is."""
+    return f"[{label}]({url})" if url else label
+
+
+def answer_head(answer: Answer, links: bool = False) -> str:
+    """The first chat message: the answer sentence and where it is, or the refusal, plain.
+    With ``links`` where it is links to the document with the sentence marked."""
     if not answer.found:
         return escape(answer.text)
     where = ""
@@ -82,7 +97,11 @@ def answer_head(answer: Answer) -> str:
         p = answer_passage(answer)
         paragraph = f" · 第{p.paragraph}段" if p else ""
         page = f" · 第{p.page}页" if p and p.page else ""
-        where = f" · {escape(source)}{page}{paragraph} · 字符 {start}–{end}"
+        kb = answer.kb or (p.kb if p else "") or "default"
+        url = view_url(kb, source, start, end) if links else None
+        shown_source = f"{kb}/{source}" if links and kb != "default" else source
+        where = " · " + _linked(f"{escape(shown_source)}{page}{paragraph} · 字符 {start}–{end}",
+                                url)
     return f"{answer_sentence_html(answer)}\n\n置信度 {answer.confidence:.2f}{where}"
 
 
@@ -101,11 +120,23 @@ def _passage_body(answer: Answer, p: Passage) -> str:
     return escape(p.text)
 
 
-def sources_markdown(answer: Answer) -> str:
-    """Every passage with its citation (file · paragraph · span · score), quoted."""
+def _target(answer: Answer, p: Passage) -> tuple[int, int]:
+    """What a passage's citation link marks: the answer sentence when it is in the passage,
+    else the whole passage."""
+    if answer.span and answer.span[0] == p.source and p.start <= answer.span[1] \
+            and answer.span[2] <= p.end:
+        return answer.span[1], answer.span[2]
+    return p.start, p.end
+
+
+def sources_markdown(answer: Answer, links: bool = False) -> str:
+    """Every passage with its citation (file · paragraph · span · score), quoted; with
+    ``links`` each citation links to its document with the cited text marked."""
     out = []
     for p in answer.passages:
-        out.append(f"**{escape(p.citation)}** · 分数 {p.score:.3f}\n")
+        url = view_url(p.kb or answer.kb or "default", p.source, *_target(answer, p)) \
+            if links else None
+        out.append(f"**{_linked(escape(p.citation), url)}** · 分数 {p.score:.3f}\n")
         out.append(_quote(_passage_body(answer, p)) + "\n")
     return "\n".join(out)
 

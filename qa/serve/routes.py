@@ -5,6 +5,7 @@
     POST   …/search                  {"question", "k", "lexical"} -> {"passages": [...]}
     GET    …/documents               the base's files and their status against its index
     GET    …/documents/{name}        one file's text; ?start=&end=: the span and its paragraph
+    GET    …/view/{name}?start=&end= the same as an HTML page, the span marked (``#cited``)
     POST   …/documents               multipart upload of "files" (+ "replace")
     DELETE …/documents/{name}        delete one file
     POST   …/build                   rebuild the base's index now
@@ -20,11 +21,12 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, File, Form, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
 from starlette.exceptions import HTTPException
 
 from qa.bases import Bases
+from qa.serve.docpage import PAGE_HEADERS, document_page
 from qa.serve.library import (
     AlreadyExists,
     Library,
@@ -157,6 +159,15 @@ def add_base_routes(api: FastAPI, prefix: str, one: Callable[..., str],
             raise fail(422, str(exc)) from None
         except ValueError as exc:
             raise fail(400, str(exc)) from None
+
+    @api.get(f"{prefix}/view/{{name:path}}", tags=tags or ["documents"], responses=errors,
+             response_class=HTMLResponse)
+    def view(name: str, start: int | None = None, end: int | None = None,
+             kb: str = Depends(read_one)) -> HTMLResponse:
+        """The document as an HTML page (every character escaped, no script), the span
+        ``start``–``end`` in ``<mark id="cited">``: what a citation in the chat opens."""
+        return HTMLResponse(document_page(document(name, start, end, kb)),
+                            headers=PAGE_HEADERS)
 
     @api.post(f"{prefix}/documents", tags=tags or ["documents"], status_code=201,
               dependencies=ctx.write, responses=errors)

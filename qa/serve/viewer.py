@@ -115,3 +115,22 @@ def append_feedback(corpus_dir: Path, record: dict[str, Any]) -> Path:
         finally:
             os.close(fd)
     return path
+
+
+def sentence_choices(passages: list[Any], kb: str, limit: int = 40) -> list[tuple[str, list[Any]]]:
+    """The sentences of the passages of base ``kb`` shown with an answer, as (label, span)
+    pairs a 👎 can name as the better answer: ``[n] sentence`` (cut at 90 characters) and
+    ``[source, start, end]`` in the file (the passage's text is ``file[start:end]``)."""
+    from qa.ingest.text import sentence_spans
+
+    out: list[tuple[str, list[Any]]] = []
+    for n, p in enumerate(passages, 1):
+        if (p.kb or "default") != (kb or "default"):
+            continue
+        for s, e in sentence_spans(p.text):
+            text = " ".join(p.text[s:e].split())
+            label = f"[{n}] " + (text if len(text) <= 90 else text[:90] + "…")
+            out.append((label, [p.source, p.start + s, p.start + e]))
+            if len(out) >= limit:
+                return out
+    return out

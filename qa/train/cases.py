@@ -147,3 +147,18 @@ def genre_cases(folder: Path, settings: Settings, work: Path) -> list[Case]:
             measure(engine, case, list(row.get("history") or []))
             cases.append(case)
     return cases
+
+
+def feedback_cases(path: Path, settings: Settings) -> tuple[list[Case], dict[str, int]]:
+    """The judgments of a base's feedback file (``qa.eval.feedback``) as cases over its own
+    corpus, in the group ``feedback:fit`` or ``feedback:report`` (held back), and their counts."""
+    from qa.eval.feedback import load_feedback
+
+    judgments, counts = load_feedback(path, settings)
+    engine = _engine(settings, settings.corpus_dir, settings.index_dir)
+    cases = []
+    for j in judgments:
+        case = Case(f"feedback:{j.split}", j.question, j.gold, j.source)
+        measure(engine, case)
+        cases.append(case)
+    return cases, dict(counts)

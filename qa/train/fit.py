@@ -40,7 +40,14 @@ from qa.answer.confidence import features as found_features
 from qa.answer.rankers import Linear, Rankers, parse
 from qa.config import PROJECT_ROOT, Settings
 from qa.eval.squad import cmrc_f1
-from qa.train.cases import FIT_GENRES, Case, genre_cases, question_file_cases, squad_cases
+from qa.train.cases import (
+    FIT_GENRES,
+    Case,
+    feedback_cases,
+    genre_cases,
+    question_file_cases,
+    squad_cases,
+)
 from qa.train.common import commit
 
 FINAL_FEATURES = ("sentence", "margin")
@@ -278,17 +285,22 @@ def learning_curve(fit: list[Case], report: list[Case], fitter: Fitter, seed: in
 def main(args: argparse.Namespace) -> int:
     from qa.eval.evaluate import TUNING_FILES
 
-    settings = Settings.from_env()
+    settings = Settings.from_env().for_kb(getattr(args, "kb", None) or "default")
+    feedback = getattr(args, "feedback", None)
+    if feedback is not None and not args.corpus_only:
+        raise SystemExit("qa fit: --feedback goes with --corpus-only (a base's own rankers)")
     if args.out is None:
-        from qa.answer.rankers import general_file
-        args.out = str(general_file(settings.reader != "none"))
+        from qa.answer.rankers import corpus_file, general_file
+        args.out = str(corpus_file(settings.corpus_dir, settings.reader != "none")
+                       if feedback is not None else general_file(settings.reader != "none"))
     work = Path(args.workdir)
     squads = [Path(s) for s in args.squad] if args.squad is not None else [] \
         if args.corpus_only else [PROJECT_ROOT.parent / "shared" / "datasets" / n
                                   for n in ("cmrc2018_trial.json", "drcd_dev_zhs.json",
                                             "cail2019_dev.json")]
     files = list(dict.fromkeys(  # each file once, in the fit and in the provenance
-        [Path(q) for q in args.questions] if args.questions is not None else [
+        [Path(q) for q in args.questions] if args.questions is not None else [] if
+        feedback is not None else [
             *TUNING_FILES, *sorted((PROJECT_ROOT / "tests" / "data").glob(
                 "questions_blind*.jsonl"))]))
     splits = set(args.fit_splits.split(","))
@@ -300,6 +312,13 @@ def main(args: argparse.Namespace) -> int:
                   flush=True)
     if files:
         cases += question_file_cases(files, settings, splits)
+    judged: dict[str, Any] | None = None
+    if feedback is not None:
+        path = Path(feedback) if feedback else settings.corpus_dir / ".qa" / "feedback.jsonl"
+        more, counts = feedback_cases(path, settings)
+        cases += more
+        judged = {"file": str(path), "counts": counts, "kb": settings.kb}
+        print(f"measured the feedback of {path}: {counts}", flush=True)
     genres = None if args.corpus_only or args.no_genres else PROJECT_ROOT / "tests" / "data" / "genres"
     if genres is not None and genres.is_dir():
         cases += genre_cases(genres, settings, work)
@@ -318,6 +337,9 @@ def main(args: argparse.Namespace) -> int:
         + ([f"{genres} (fit: {', '.join(FIT_GENRES)})"] if genres is not None else []),
         "fit_splits": sorted(splits), "cases": counts, "report_scores": scores,
     }
+    if judged is not None:
+        provenance["command"] = f"qa fit --corpus-only --feedback {judged['file']}"
+        provenance["feedback"] = judged
     if args.curve:
         provenance["learning_curve"] = learning_curve(
             fit, [k for k in report if not k.group.startswith("corpus:")], fitter)

@@ -1,0 +1,266 @@
+"""The app's knowledge-base tab (Gradio): choose a base; create one; delete one (its name typed
+again first); list, upload and delete its files; rebuild its index while the chat answers.
+
+Events (stable API names): ``/documents`` and ``/select_kb`` (base) -> the page state,
+``/upload`` (files, replace, token, base), ``/delete_document`` (name, token, base),
+``/rebuild`` (token, base), ``/create_kb`` (name, token), ``/delete_kb`` (base, typed name,
+token). The base is the last input and defaults to "default", so callers of before still work.
+Creating, deleting and every change of files need ``QA_API_TOKEN`` when one is set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from qa.bases import ALL, Bases, KbBusy, KbExists
+from qa.config import DEFAULT_KB, BadKbName, UnknownKb
+from qa.serve.api import authorized
+from qa.serve.library import Library, Rejected, shown
+from qa.serve.render import escape
+from qa.service import QA
+
+log = logging.getLogger("qa.app")
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf"]
+STATUS_LABELS = {"indexed": "已索引", "changed": "已修改 · 待重建", "new": "新文件 · 待重建",
+                 "skipped": "已跳过", "removed": "已删除 · 待重建"}
+TABLE_HEADERS = ["文件", "大小", "编码", "段落", "状态", "说明"]
+NO_TOKEN = "**需要访问令牌：** 本服务设置了 QA_API_TOKEN，请在“访问令牌”中填写。"
+
+
+class Libraries:
+    """One ``Library`` per knowledge base, made when first shown."""
+
+    def __init__(self, bases: Bases) -> None:
+        self.bases = bases
+        self._made: dict[str, Library] = {}
+
+    def __call__(self, name: str) -> Library:
+        if name not in self._made:
+            self._made[name] = Library(self.bases.settings_of(name))
+        return self._made[name]
+
+    def known(self, name: object) -> str:
+        """``name`` when it is a base the app may show (else "default": a base deleted
+        meanwhile, or one whose reads need a token)."""
+        return name if isinstance(name, str) and name in public_names(self.bases) \
+            else DEFAULT_KB
+
+    def forget(self, name: str) -> None:
+        self._made.pop(name, None)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB" if n < 1 << 20 else \
+        f"{n / (1 << 20):.1f} MB"
+
+
+def documents_table(library: Library) -> list[list[str]]:
+    """One row per document: name, size, encoding, paragraphs, status, reason."""
+    return [[d.name, _size(d.size), d.encoding or "—",
+             "—" if d.paragraphs is None else str(d.paragraphs),
+             STATUS_LABELS.get(d.status, d.status), d.reason]
+            for d in library.documents()]
+
+
+def index_line(library: Library) -> str:
+    info = library.index_info()
+    base = f"**知识库：** {escape(library.settings.kb)} · "
+    if not info["generation"]:
+        return base + "**索引：** 尚未建立"
+    built = str(info["built_at"] or "").replace("T", " ").replace("+00:00", " UTC")
+    return (f"{base}**索引：** {escape(str(info['generation']))} · 构建于 {escape(built)} · "
+            f"{len(info['files'])} 个文件")  # type: ignore[arg-type]
+
+
+def upload_files(library: Library, files: list[dict[str, Any]] | None, replace: bool,
+                 token: str | None, engine: QA) -> str:
+    """Add the uploaded files (raw Gradio file payloads), each checked by ``qa.serve.library``;
+    the report names every added and every refused file with its reason."""
+    if not authorized(engine.settings, token):
+        return NO_TOKEN
+    if not files:
+        return "**没有选择文件。**"
+    added, refused = [], []
+    for f in files if isinstance(files, list) else [files]:
+        path = str(f.get("path", "")) if isinstance(f, dict) else str(f)
+        name = (f.get("orig_name") if isinstance(f, dict) else None) or Path(path).name
+        try:
+            with open(path, "rb") as data:
+                upload = library.check(name, data, replace=bool(replace))
+            added.append(("替换 " if upload.replaces else "") + library.write(upload))
+        except Rejected as exc:
+            refused.append(f"- **已拒绝** {escape(exc.name)}：{escape(exc.reason)}")
+        except OSError as exc:
+            refused.append(f"- **已拒绝** {escape(shown(name))}：{escape(str(exc))}")
+    lines = [f"- **已添加** {escape(n)}" for n in added] + refused
+    tail = "\n\n点 **重建索引** 让新文件进入索引。" if added else ""
+    return "\n".join(lines) + tail
+
+
+def delete_document(library: Library, name: str | None, token: str | None,
+                    engine: QA) -> str:
+    if not authorized(engine.settings, token):
+        return NO_TOKEN
+    if not name:
+        return "**请先选择要删除的文件。**"
+    try:
+        library.delete(name)
+    except Rejected as exc:
+        return f"**无法删除** {escape(exc.name)}：{escape(exc.reason)}"
+    return f"**已删除** {escape(name)}。点 **重建索引** 把它移出索引。"
+
+
+def rebuild_index(engine: QA, token: str | None, progress: gr.Progress) -> str:
+    """Rebuild the index (incrementally) while the chat keeps answering from the old one."""
+    if not authorized(engine.settings, token):
+        return NO_TOKEN
+
+    def report(stage: str, done: int, total: int) -> None:
+        progress(done / total if total else None, desc=stage)
+
+    from qa.store.embedded.builder import CorpusEmpty
+
+    try:
+        summary = engine.build(progress=report).summary()
+    except (CorpusEmpty, OSError) as exc:  # expected trouble: said plainly, no traceback
+        log.warning("rebuild failed: %s", exc)
+        return f"**重建失败，仍使用原索引：** {escape(str(exc))}"
+    except Exception as exc:  # the old index keeps serving
+        log.exception("rebuild failed")
+        return f"**重建失败，仍使用原索引：** {escape(str(exc))}"
+    return "**索引已重建**\n\n" + escape(summary).replace("\n", "  \n")
+
+
+def create_base(bases: Bases, name: str | None, token: str | None, engine: QA) -> str:
+    """Create the empty base ``name`` (the report says why not: bad name, exists)."""
+    if not authorized(engine.settings, token):
+        return NO_TOKEN
+    name = (name or "").strip()
+    try:
+        bases.create(name)
+    except (BadKbName, KbExists) as exc:
+        return f"**无法新建知识库：** {escape(str(exc))}"
+    return f"**已新建知识库** {escape(name)}。上传文件后点 **重建索引**。"
+
+
+def delete_base(bases: Bases, name: str | None, typed: str | None, token: str | None,
+                engine: QA) -> str:
+    """Delete base ``name`` when ``typed`` repeats its name ("default" never)."""
+    if not authorized(engine.settings, token):
+        return NO_TOKEN
+    if not name or name == DEFAULT_KB:
+        return "**默认知识库 default 不能删除。**"
+    if (typed or "").strip() != name:
+        return (f"**未删除：** 请在确认框中输入知识库名称 {escape(name)}，"
+                "再点 **删除知识库**。")
+    try:
+        bases.delete(name)
+    except (BadKbName, UnknownKb, KbBusy) as exc:
+        return f"**无法删除知识库：** {escape(str(exc))}"
+    return f"**已删除知识库** {escape(name)} 及其文件和索引。"
+
+
+def build_tab(engine: QA, bases: Bases) -> dict[str, Any]:
+    """The tab's components (call inside ``gr.Tab``)."""
+    kb: dict[str, Any] = {}
+    gr.Markdown("选择知识库，管理其中的文件与索引。上传或删除后点 **重建索引**；"
+                "重建期间对话继续用旧索引回答。")
+    with gr.Row(equal_height=True):
+        kb["base"] = gr.Dropdown(label="知识库", choices=public_names(bases), value=DEFAULT_KB,
+                                 scale=2, elem_id="kb-base")
+        kb["new_name"] = gr.Textbox(label="新知识库名称", placeholder="字母、数字、_ - .",
+                                    scale=2, elem_id="kb-new-name")
+        kb["create"] = gr.Button("新建知识库", scale=1, elem_id="kb-create")
+        kb["confirm"] = gr.Textbox(label="删除前再次输入所选知识库的名称", scale=2,
+                                   elem_id="kb-confirm")
+        kb["drop"] = gr.Button("删除知识库", variant="stop", scale=1, elem_id="kb-drop")
+    kb["index"] = gr.Markdown(index_line(Library(engine.settings)))
+    kb["table"] = gr.Dataframe(value=documents_table(Library(engine.settings)),
+                               headers=TABLE_HEADERS, datatype=["str"] * 6, interactive=False,
+                               wrap=True, label="文档", elem_id="kb-table",
+                               column_widths=["26%", "9%", "9%", "7%", "13%", "36%"])
+    with gr.Row():
+        with gr.Column(scale=3):
+            kb["files"] = gr.File(label="上传文件（.txt .md .html .pdf，可多选）",
+                                  file_count="multiple", file_types=UPLOAD_TYPES, height=150,
+                                  elem_id="kb-upload")
+            with gr.Row():
+                kb["replace"] = gr.Checkbox(label="替换同名文件", value=False, scale=1)
+                kb["add"] = gr.Button("添加到知识库", variant="primary", scale=2)
+        with gr.Column(scale=2):
+            kb["choice"] = gr.Dropdown(label="选择要删除的文件",
+                                       choices=Library(engine.settings).names(), value=None)
+            kb["delete"] = gr.Button("删除所选文件", variant="stop")
+            kb["token"] = gr.Textbox(label="访问令牌（QA_API_TOKEN）", type="password",
+                                     visible=bool(engine.settings.api_token))
+            kb["rebuild"] = gr.Button("重建索引", variant="secondary")
+    kb["status"] = gr.Markdown(min_height=72, elem_id="kb-status")  # room for a progress bar
+    return kb
+
+
+def wire_tab(engine: QA, bases: Bases, kb: dict[str, Any], outputs: list[Any],
+             page_state: Callable[..., tuple[Any, ...]], libraries: Libraries) -> None:
+    """The tab's events; ``page_state(base)`` refreshes ``outputs`` (the last of them is the
+    base selector, then the chat's)."""
+    base = kb["base"]
+
+    def upload(files: list[dict[str, Any]] | None, replace: bool, token: str,
+               name: str = DEFAULT_KB) -> tuple:
+        name = libraries.known(name)
+        return (upload_files(libraries(name), files, replace, token, engine), None,
+                *page_state(name))
+
+    def delete(file: str | None, token: str, name: str = DEFAULT_KB) -> tuple:
+        name = libraries.known(name)
+        return (delete_document(libraries(name), file, token, engine), *page_state(name))
+
+    def rebuild(token: str, name: str = DEFAULT_KB,
+                progress: gr.Progress = gr.Progress()) -> tuple:
+        name = libraries.known(name)
+        return (rebuild_index(bases.engine(name), token, progress), *page_state(name))
+
+    def create(name: str, token: str) -> tuple:
+        report = create_base(bases, name, token, engine)
+        made = (name or "").strip()
+        return (report, "", *page_state(made if made in bases.names() else DEFAULT_KB))
+
+    def drop(name: str, typed: str, token: str) -> tuple:
+        report = delete_base(bases, name, typed, token, engine)
+        if name not in bases.names():
+            libraries.forget(name)
+        return (report, "", *page_state(libraries.known(name)))
+
+    status = kb["status"]
+    # preprocess=False: the handler sees each file's name as the browser sent it (Gradio's
+    # own processing would reduce it first); paths are still checked to be Gradio uploads.
+    kb["add"].click(upload, [kb["files"], kb["replace"], kb["token"], base],
+                    [status, kb["files"], *outputs], api_name="upload", preprocess=False,
+                    concurrency_limit=1, show_progress_on=status)
+    kb["delete"].click(delete, [kb["choice"], kb["token"], base], [status, *outputs],
+                       api_name="delete_document", concurrency_limit=1, show_progress_on=status)
+    kb["rebuild"].click(rebuild, [kb["token"], base], [status, *outputs], api_name="rebuild",
+                        concurrency_limit=1, show_progress_on=status)
+    kb["create"].click(create, [kb["new_name"], kb["token"]], [status, kb["new_name"], *outputs],
+                       api_name="create_kb", concurrency_limit=1)
+    kb["drop"].click(drop, [base, kb["confirm"], kb["token"]], [status, kb["confirm"], *outputs],
+                     api_name="delete_kb", concurrency_limit=1)
+    base.input(lambda name: page_state(libraries.known(name)), [base], outputs,
+               api_name="select_kb")
+
+
+def public_names(bases: Bases) -> list[str]:
+    """The bases the app shows: those whose reads need no token (a base's own
+    ``read_token`` keeps it to the REST API, which can send one)."""
+    return [n for n in bases.names() if not bases.read_token(n)]
+
+
+def kb_choices(bases: Bases) -> list[str]:
+    """What the chat may ask: every base it shows, then "*" (all of them)."""
+    return [*public_names(bases), ALL]
