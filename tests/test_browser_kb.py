@@ -4,7 +4,7 @@ knowledge-base tab, uploads an article into it and rebuilds, asks it in the chat
 base's article is never cited), follows the answer's citation to the document with the
 sentence marked and scrolled into view, gives 👎 naming a better sentence and finds that line
 in the base's feedback.jsonl, then deletes the base (only once its name is typed again).
-Screenshots: docs/screenshot-kb.png and tests/artifacts/ (git-ignored).
+Screenshots: tests/artifacts/ (git-ignored); docs/screenshot-kb.png is a copy of one.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def test_a_base_made_filled_asked_cited_judged_and_deleted(server) -> None:  # t
         panel = page.locator("#feedback-panel")
         expect(panel).to_be_visible(timeout=30_000)
         panel.get_by_text(re.compile(BETTER)).first.click()
-        page.screenshot(path=str(PROJECT_ROOT / "docs" / "screenshot-kb.png"))
+        page.screenshot(path=str(ARTIFACTS / "browser-kb-chat.png"))
         page.locator("#feedback-send").click()
         expect(page.locator("#feedback-status")).to_contain_text("已记录反馈：答案不对，附更好的句子", timeout=30_000)
         lines = (root / "kbs" / "legal" / "corpus" / ".qa" / "feedback.jsonl").read_text(
