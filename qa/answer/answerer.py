@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from qa.answer.asks import asks_yes_no, expected_type, typed_span, verdict
 from qa.answer.candidates import Candidate, candidates, window
 from qa.answer.confidence import features as found_features
+from qa.answer.confidence import unknown_organisation
 from qa.answer.rankers import Rankers
 from qa.ingest import metadata
 from qa.models.reader import Reader
@@ -164,6 +165,8 @@ class Answerer:
                            weights.top_score(), query.cos_range)
         answer.confidence = round(self.rankers.found.probability(x), 4)
         threshold = self.rankers.threshold if self.threshold is None else self.threshold
+        if unknown_organisation(question, index, self.glossary):  # "苹果公司…" never named
+            answer.confidence = min(answer.confidence, round(threshold / 2, 4))
         answer.found = answer.confidence >= threshold
         if answer.found:
             source = best.hit.chunk.source

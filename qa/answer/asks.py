@@ -224,7 +224,9 @@ def asked_about(question: str) -> list[str]:
 _ORG_SUFFIXES = ("公司", "集团", "银行", "大学", "学院", "医院", "研究院", "研究所", "基金会", "协会")
 #: what stands before such a suffix without naming anyone ("保险公司", "初创公司")
 _GENERIC_ORG = frozenset(
-    ["软件", "科技", "保险", "投资", "上市", "互联网", "技术", "网络", "贸易", "房地产", "物业", "经纪", "管理", "服务", "发展", "控股", "实业", "建设", "工程", "电子", "信息", "咨询", "传媒", "文化", "医药", "汽车", "食品", "电器", "能源", "环保", "物流", "金融", "证券", "基金", "信托", "财产", "人寿", "商业", "农业", "教育", "中介", "担保", "律师", "会计师", "评估", "拍卖", "初创", "创业", "新创", "母", "子", "分", "总", "大", "小", "这家", "那家", "哪家", "该", "本", "其", "一家", "某"])
+    ["软件", "科技", "保险", "投资", "上市", "互联网", "技术", "网络", "贸易", "房地产", "物业", "经纪", "管理", "服务", "发展", "控股", "实业", "建设", "工程", "电子", "信息", "咨询", "传媒", "文化", "医药", "汽车", "食品", "电器", "能源", "环保", "物流", "金融", "证券", "基金", "信托", "财产", "人寿", "商业", "农业", "教育", "中介", "担保", "律师", "会计师", "评估", "拍卖", "初创", "创业", "新创", "母", "子", "分", "总", "大", "小", "这家", "那家", "哪家", "该", "本", "其", "一家", "某",
+     "两家", "几家", "多家", "各家", "每家", "这个", "那个", "哪个", "这所", "那所", "哪所", "本案", "涉案",
+     "双方", "对方", "当地"])
 #: jieba's tags of proper nouns: people, places, organisations, other names
 _PROPER_TAGS = frozenset({"nr", "ns", "nt", "nz", "nrt"})
 _MODEL_NUMBER = re.compile(r"(?<![a-z0-9])(?=[a-z0-9.-]*\d)(?=[a-z0-9.-]*[a-z])[a-z0-9][a-z0-9.-]*"
@@ -235,7 +237,7 @@ _MODEL_NUMBER = re.compile(r"(?<![a-z0-9])(?=[a-z0-9.-]*\d)(?=[a-z0-9.-]*[a-z])[
 def question_entities(question: str) -> tuple[str, ...]:
     """The names a Chinese question is about, as the corpus would write them: proper nouns by
     jieba's dictionary (people, places, organisations), the name before an organisation's
-    suffix ("苹果" of "苹果公司"), and model numbers ("x5", "gpt-4"); normalised."""
+    suffix (``organisation_names``) and model numbers ("x5", "gpt-4"); normalised."""
     import jieba.posseg as pseg
 
     q = textmod.normalize(question)
@@ -245,11 +247,32 @@ def question_entities(question: str) -> tuple[str, ...]:
     for word, tag in pseg.lcut(q, HMM=False):
         if tag in _PROPER_TAGS and len(word) >= 2 and word not in _GENERIC_ORG:
             out[word] = None
-        for suffix in _ORG_SUFFIXES:
-            name = word[: -len(suffix)]
-            if word.endswith(suffix) and len(name) >= 2 and name not in _GENERIC_ORG:
-                out[name] = None
+    out.update(dict.fromkeys(organisation_names(question)))
     return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def organisation_names(question: str) -> tuple[str, ...]:
+    """The names of organisations a Chinese question names by their suffix: "苹果" of
+    "苹果公司", "华西" of "华西医院"; not kinds of organisation ("保险公司", "初创公司")."""
+    import jieba
+
+    q = textmod.normalize(question)
+    if not textmod.is_chinese(q):
+        return ()
+    out = []
+    words = jieba.lcut(q, HMM=False)
+    for i, word in enumerate(words):
+        for suffix in _ORG_SUFFIXES:
+            if word == suffix and i and len(words[i - 1]) >= 2:
+                name = words[i - 1]
+            elif word.endswith(suffix) and len(word) >= len(suffix) + 2:
+                name = word[: -len(suffix)]
+            else:
+                continue
+            if name not in _GENERIC_ORG and not _QUESTION_WORD.search(name):
+                out.append(name)
+    return tuple(dict.fromkeys(out))
 
 
 #: a question answered by yes or no: by its words ("是否…", "能不能…", "有无…") or by a final 吗
