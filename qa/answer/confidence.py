@@ -145,7 +145,20 @@ def unknown_organisation(question: str, index: Store, glossary: Glossary) -> boo
     corpus names nowhere in any glossary form: then it is refused whatever the fitted model
     says (on the public sets this never fired on an answerable question: 0 of 8,400)."""
     text = view(index).text
-    return any(not _known(n, text, glossary) for n in organisation_names(question))
+    return any(not any(f in text for f in (n, *formal_names(glossary.synonyms(n))))
+               for n in organisation_names(question))
+
+
+def formal_names(forms: tuple[str, ...]) -> tuple[str, ...]:
+    """The forms of a glossary group that name its entity itself: the Chinese forms up to the
+    first English one and that one (苹果公司, 苹果, apple), not the products and nicknames after
+    it (iphone, 水果公司), which a corpus may mention without naming the company."""
+    out = []
+    for f in forms:
+        out.append(f)
+        if f.isascii():
+            break
+    return tuple(out)
 
 
 def missing_focus(question: str, index: Store, glossary: Glossary) -> float:
