@@ -214,7 +214,7 @@ def drive(url: str, run: Run, items: list[dict[str, Any]], clients: int, deadlin
             try:
                 reply = reply_of(client.predict(item["question"],
                                                 chat_history(item.get("history", [])),
-                                                api_name="/ask"))
+                                                "default", api_name="/ask"))
             except Exception as exc:
                 with lock:
                     run.errors.append(f"{item['id']}: {exc!r}"[:300])

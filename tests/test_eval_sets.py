@@ -192,3 +192,26 @@ def test_one_genre_corpus_end_to_end(tmp_path: Path, embedder) -> None:
     answerable = [r for r in results if r.question.type in genres.ANSWERABLE]
     hit3 = sum(r.rank is not None and r.rank <= 3 for r in answerable) / len(answerable)
     assert hit3 >= 0.5, text
+
+
+#: what the default engine MEASURED on all five genre sets, one corpus per genre (Intel Xeon,
+#: AMX / AVX-512 VNNI, 2026-12-02; `qa eval --genres`); floors follow by tests/floors.py
+GENRES_MEASURED = {"hit@1": 0.833, "hit@3": 0.941, "sent": 0.696, "found": 0.826,
+                   "yes/no": 0.600, "refused": 0.500}
+
+
+@pytest.mark.slow
+def test_every_genre_above_its_floors(tmp_path: Path, embedder) -> None:
+    from floors import floor_of
+
+    from qa.service import QA
+
+    settings = make_settings(tmp_path)
+    questions = genres.load_genres(GENRES, "all")
+    named = genres.evaluate(GENRES, questions, "genre", tmp_path / "work", settings,
+                            share=QA(settings, embedder=embedder))
+    s = genres.scores(named["qa (hybrid)"])
+    print("\n", {k: round(v, 3) for k, v in s.items()})
+    sizes = {"yes/no": s["n y/n"], "refused": s["n ref"]}
+    for column, measured in GENRES_MEASURED.items():
+        assert s[column] >= floor_of(measured, int(sizes.get(column, s["n"]))), (column, s)

@@ -14,6 +14,13 @@ from qa.search.retrieve import Weights
 
 pytestmark = pytest.mark.slow
 
+#: what the default engine MEASURED on tests/data/questions.jsonl (Intel Xeon, AMX / AVX-512
+#: VNNI, 2026-12-02): all of it, and its test split; floors follow by tests/floors.py
+MEASURED_ALL = {"hit1": 0.957, "hit3": 0.983, "mrr": 0.973, "sentence": 0.878, "found": 0.983,
+                "abstain": 0.941}
+MEASURED_TEST = {"hit1": 0.957, "hit3": 1.0, "mrr": 0.978, "sentence": 0.913, "found": 1.0,
+                 "abstain": 1.0}
+
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict]:
@@ -43,18 +50,19 @@ def test_core_floors(results) -> None:
     """Issue 'core': the right passage in the top 3 for >= 90% of answerable questions."""
     s = score(results)
     print("\n" + table({"qa (hybrid)": results}))
-    assert s.hit3 >= 0.96
-    assert s.hit1 >= 0.91
-    assert s.mrr >= 0.94
+    n = sum(r.answerable for r in results)
+    assert s.hit3 >= floor_of(MEASURED_ALL["hit3"], n)
+    assert s.hit1 >= floor_of(MEASURED_ALL["hit1"], n)
+    assert s.mrr >= floor_of(MEASURED_ALL["mrr"], n)
 
 
 def test_answer_floors(results) -> None:
     s = score(results)
-    assert s.sentence >= 0.84
-    assert s.found >= 0.95
     unanswerable = [r for r in results if not r.answerable]
     answerable = [r for r in results if r.answerable]
-    assert s.abstain >= 0.90  # see the trade-off curve in the README
+    assert s.sentence >= floor_of(MEASURED_ALL["sentence"], len(answerable))
+    assert s.found >= floor_of(MEASURED_ALL["found"], len(answerable))
+    assert s.abstain >= floor_of(MEASURED_ALL["abstain"], len(unanswerable))
     # confidence separates the two kinds on average even where the threshold cannot
     mean = lambda rs: sum(r.confidence for r in rs) / len(rs)  # noqa: E731
     assert mean(unanswerable) < mean(answerable)
@@ -63,15 +71,20 @@ def test_answer_floors(results) -> None:
 def test_test_split_floors(results, rows) -> None:
     """The quality issue's targets are judged on the test split (never tuned on)."""
     test_ids = {r["id"] for r in rows if r["split"] == "test"}
-    s = score([r for r in results if r.id in test_ids])
-    assert s.hit1 >= 0.93 and s.hit3 >= 0.97 and s.mrr >= 0.95
-    assert s.sentence >= 0.86
-    assert s.found >= 0.95 and s.abstain >= 0.85
+    test = [r for r in results if r.id in test_ids]
+    s = score(test)
+    n, m = sum(r.answerable for r in test), sum(not r.answerable for r in test)
+    measured = MEASURED_TEST
+    assert s.hit1 >= floor_of(measured["hit1"], n) and s.hit3 >= floor_of(measured["hit3"], n)
+    assert s.mrr >= floor_of(measured["mrr"], n)
+    assert s.sentence >= floor_of(measured["sentence"], n)
+    assert s.found >= floor_of(measured["found"], n)
+    assert s.abstain >= floor_of(measured["abstain"], m)
 
 
 def test_followups_floor(results) -> None:
-    s = score([r for r in results if r.type == "followup"])
-    assert s.hit3 >= 0.88
+    followups = [r for r in results if r.type == "followup"]
+    assert score(followups).hit3 >= floor_of(1.0, len(followups))  # measured: 17 of 17
 
 
 def test_history_does_not_drown_a_self_contained_question(shared_qa) -> None:
@@ -163,16 +176,16 @@ def test_both_parties_together_are_not_one_party(shared_qa) -> None:
 #: hit@1, hit@3, MRR, answer sentence, found, abstain as MEASURED (Intel Xeon, AMX / AVX-512
 #: VNNI, 2026-12-02); the floors follow from them by the rule of tests/floors.py
 BLIND_SETS = {
-    "questions_fresh.jsonl": (0.94, 1.00, 0.96, 0.92, 1.00, 0.88),
-    "questions_blind2.jsonl": (0.90, 1.00, 0.95, 0.92, 1.00, 0.94),
-    "questions_blind3.jsonl": (0.89, 0.96, 0.93, 0.85, 0.96, 0.94),
-    "questions_blind4.jsonl": (0.91, 0.98, 0.94, 0.89, 1.00, 0.86),
-    "questions_blind5.jsonl": (0.94, 0.98, 0.96, 0.90, 0.95, 0.88),  # a holdout
-    "questions_blind6.jsonl": (0.88, 0.95, 0.92, 0.78, 0.94, 0.73),
-    "questions_blind7.jsonl": (0.90, 0.97, 0.93, 0.86, 0.98, 0.85),
-    "questions_blind8.jsonl": (0.86, 0.96, 0.91, 0.77, 0.94, 0.75),  # a holdout
-    "questions_blind9.jsonl": (0.87, 0.92, 0.90, 0.84, 0.92, 0.69),  # a holdout
-    "questions_blind10.jsonl": (0.86, 0.97, 0.91, 0.83, 0.97, 0.84),  # the last holdout
+    "questions_fresh.jsonl": (0.942, 1.000, 0.965, 0.904, 0.981, 1.000),
+    "questions_blind2.jsonl": (0.952, 0.984, 0.970, 0.903, 1.000, 0.889),
+    "questions_blind3.jsonl": (0.887, 0.919, 0.919, 0.823, 0.903, 0.944),
+    "questions_blind4.jsonl": (0.912, 0.971, 0.944, 0.868, 0.985, 0.864),
+    "questions_blind5.jsonl": (0.905, 0.973, 0.939, 0.878, 0.946, 0.923),  # a holdout
+    "questions_blind6.jsonl": (0.878, 0.946, 0.918, 0.784, 0.932, 0.692),
+    "questions_blind7.jsonl": (0.959, 0.973, 0.968, 0.851, 0.959, 0.846),
+    "questions_blind8.jsonl": (0.864, 0.977, 0.918, 0.727, 0.909, 0.750),  # a holdout
+    "questions_blind9.jsonl": (0.875, 0.932, 0.909, 0.818, 0.886, 0.688),  # a holdout
+    "questions_blind10.jsonl": (0.875, 0.943, 0.918, 0.830, 0.920, 0.875),  # the last holdout
 }
 
 

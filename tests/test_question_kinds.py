@@ -88,3 +88,4 @@ def test_floors_keep_an_honest_margin() -> None:
     assert floor_of(0.99, 1000) == 0.96  # never less than three points
     assert floor_of(0.5, 50) == 0.35
     assert floor_of(0.80, 10_000) == 0.77
+    assert floor_of(1.0, 7) == 0.76  # a perfect share over a few questions keeps a margin
