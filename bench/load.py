@@ -1,4 +1,5 @@
-"""Load test of the chat server: 16 concurrent clients, plain and through a rebuild.
+"""Load test of the chat server: 16 concurrent clients, plain and through a rebuild
+(``--other-base``: and while another knowledge base is rebuilt).
 
     .venv/bin/python bench/load.py                  # start app.py on a temp copy, 2 runs
     .venv/bin/python bench/load.py --url http://127.0.0.1:7860/ --questions 200
@@ -97,7 +98,8 @@ def start_app(work: Path, timeout: float) -> tuple[subprocess.Popen[bytes], str,
     """``python app.py`` over ``work/corpus`` and ``work/index``; returns it, its URL, its env."""
     port = free_port()
     env = dict(os.environ, **OFFLINE, GRADIO_SERVER_PORT=str(port),
-               QA_CORPUS_DIR=str(work / "corpus"), QA_INDEX_DIR=str(work / "index"))
+               QA_CORPUS_DIR=str(work / "corpus"), QA_INDEX_DIR=str(work / "index"),
+               QA_KB_ROOT=str(work / "kbs"))
     env.pop("GRADIO_SERVER_NAME", None)
     log = work / "server.log"
     with log.open("wb") as out:
@@ -268,6 +270,31 @@ def rebuild_midway(url: str, env: dict[str, str] | None, run: Run, halfway: thre
         finished.set()
 
 
+def rebuild_other_base(url: str, run: Run, halfway: threading.Event,
+                       finished: threading.Event, deadline: float) -> None:
+    """When half the questions are done: a full build of the knowledge base "other" through
+    ``POST /v1/kbs/other/build`` while the clients keep asking "default"."""
+    import urllib.request
+
+    try:
+        if not halfway.wait(timeout=max(0.0, deadline - time.monotonic())):
+            run.notes.append("other base: never reached halfway")
+            return
+        token = os.environ.get("QA_API_TOKEN", "")
+        request = urllib.request.Request(
+            f"{url}v1/kbs/other/build?full=true", method="POST",
+            headers={"Authorization": f"Bearer {token}"} if token else {})
+        t0 = time.monotonic()
+        with urllib.request.urlopen(request, timeout=max(1.0, deadline - t0)) as reply:
+            said = json.loads(reply.read().decode("utf-8"))
+        run.notes.append(f"POST /v1/kbs/other/build answered in {time.monotonic() - t0:.1f} s: "
+                         + json.dumps(said, ensure_ascii=False)[:160])
+    except Exception as exc:
+        run.notes.append(f"other base's build failed: {exc!r}")
+    finally:
+        finished.set()
+
+
 def table(runs: list[Run]) -> str:
     head = ["run", "requests", "errors", "incomplete", "p50 ms", "p95 ms", "max ms", "req/s",
             "client cpu ms/req", "server cpu ms/req", "all complete"]
@@ -287,6 +314,9 @@ def main() -> int:
     p.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     p.add_argument("--max-seconds", type=float, default=600, help="time bound per run")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--other-base", action="store_true",
+                   help="a third run: ask 'default' while the knowledge base 'other' (the "
+                        "blind genre documents) is fully rebuilt through the REST API")
     p.add_argument("--client", choices=("http", "gradio"), default="http",
                    help="http: a lean client of the REST API (default); gradio: gradio_client")
     args = p.parse_args()
@@ -304,6 +334,10 @@ def main() -> int:
             url = local_only(args.url)
         else:
             shutil.copytree(ROOT / "corpus", work / "corpus")
+            if args.other_base:  # a second knowledge base beside "default"
+                shutil.copytree(ROOT / "tests" / "data" / "genres" / "docs",
+                                work / "kbs" / "other" / "corpus",
+                                ignore=shutil.ignore_patterns("*.md"))
             t0 = time.monotonic()
             proc, url, env = start_app(work, timeout=args.max_seconds)
             print(f"app.py up on {url} in {time.monotonic() - t0:.1f} s (index built at start)")
@@ -321,19 +355,32 @@ def main() -> int:
             drive(url, during, items, args.clients, deadline, halfway=halfway,
                   until=finished, kind=args.client)
             rebuilder.join()
+        runs = [plain, during]
+        if args.other_base:
+            other = Run("through another base's build")
+            halfway, finished = threading.Event(), threading.Event()
+            deadline = time.monotonic() + args.max_seconds
+            builder = threading.Thread(target=rebuild_other_base,
+                                       args=(url, other, halfway, finished, deadline))
+            builder.start()
+            with cpu_of(other, proc):
+                drive(url, other, items, args.clients, deadline, halfway=halfway,
+                      until=finished, kind=args.client)
+                builder.join()
+            runs.append(other)
         if proc is not None:
             served = re.findall(r"serving index generation (gen-[\w-]+)",
                                 (work / "server.log").read_text(errors="replace"))
             during.notes.append("generations the app served: " + (", ".join(served) or "?"))
         print(f"\n{args.clients} concurrent clients, {args.questions} questions per run "
               f"(tests/data/questions.jsonl, cycled)\n")
-        print(table([plain, during]))
-        for run in (plain, during):
+        print(table(runs))
+        for run in runs:
             for note in run.notes:
                 print(f"  {run.name}: {note}")
             for line in (run.errors + run.incomplete)[:5]:
                 print(f"  {run.name}: problem: {line}")
-        ok = all(not r.errors and not r.incomplete for r in (plain, during))
+        ok = all(not r.errors and not r.incomplete for r in runs)
         return 0 if ok else 1
     finally:
         if proc is not None:

@@ -77,6 +77,33 @@ def test_questions_go_before_queued_build_work(m3e: Embedder) -> None:
     assert order == ["question", "build batch"] and answers[0].shape == (512,)
 
 
+def test_a_stream_of_questions_never_starves_build_work() -> None:
+    """Questions of two kinds (as asking is now: an embedding, then a reading) waiting beside a
+    build batch: the build batch runs after the first batch of questions, not after all."""
+    work = InferenceWorker()
+    release, order = held(work), []
+
+    def first(items: list[str]) -> list[str]:
+        order.append("embed")
+        return items
+
+    def second(items: list[str]) -> list[str]:
+        order.append("read")
+        return items
+
+    threads = [threading.Thread(target=work.batch, args=(first, "q1")),
+               threading.Thread(target=work.batch, args=(second, "q1")),
+               threading.Thread(target=work.call, args=(order.append, "build batch"))]
+    for t in threads:
+        t.start()
+        while t.is_alive() and len(work._questions) + len(work._calls) < threads.index(t) + 1:
+            threading.Event().wait(0.01)
+    release.set()
+    for t in threads:
+        t.join(timeout=60)
+    assert order == ["embed", "build batch", "read"]
+
+
 def test_a_failure_reaches_its_callers_and_the_worker_goes_on(m3e: Embedder) -> None:
     work = InferenceWorker()
 

@@ -6,8 +6,9 @@ the worker embeds all the questions waiting at that moment in one ``encode`` cal
 ``MAX_BATCH``) and hands each caller its own vector through a future. The reader's work is
 batched the same way (``batch``): the windows of every question waiting to be read go through
 the model in one call. Other model work, such as
-a rebuild's batches of passages, is queued as single calls and runs only when no question is
-waiting, so a build in the serving process delays a question by one batch at most. Each model
+a rebuild's batches of passages, is queued as single calls and runs between batches of
+questions, so a build in the serving process delays a question by one batch at most and a
+stream of questions never starves it. Each model
 runs its own threads (``Settings.thread_count``), and only one model call runs at a time.
 
 A call made from the worker thread itself runs at once (a model made of two models calls its
@@ -43,6 +44,7 @@ class InferenceWorker:
         self._calls: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._batched_last = False  # the last piece of work was a batch
         #: sizes of the batches run so far (for benchmarks and tests)
         self.batch_sizes: list[int] = []
 
@@ -86,12 +88,16 @@ class InferenceWorker:
     def _next(self) -> tuple[Batch, list[tuple[Any, Future[Any]]]] | \
             tuple[None, tuple[Callable[[], Any], Future[Any]]]:
         """The next piece of work: every waiting item of the first one's function (up to
-        ``max_batch``), else the oldest call."""
+        ``max_batch``), else the oldest call; but a waiting call goes next after a batch, so
+        that questions asked without pause (each now two batches: its embedding, then its
+        reading) never starve a rebuild in the same process."""
         with self._ready:
             while not self._questions and not self._calls:
                 self._ready.wait()
-            if not self._questions:
+            if not self._questions or (self._calls and self._batched_last):
+                self._batched_last = False
                 return None, self._calls.popleft()
+            self._batched_last = True
             embed = self._questions[0][0]
             batch, rest = [], deque()
             while self._questions and len(batch) < self.max_batch:
