@@ -28,7 +28,7 @@ from qa.models.quantization import cpu_isa, cpu_name
 from qa.models.reader import Reader, default_folder, fp32_twin
 from qa.train.common import DEFAULT_SETS
 from qa.train.reader_data import paragraphs_of
-from qa.train.reader_train import pack
+from qa.train.reader_train import pack, read_paragraph
 
 
 def report_paragraphs(limit: int) -> list:
@@ -56,10 +56,8 @@ def reading(reader: Reader, paragraphs: list) -> list[tuple[str, str, tuple[str,
         for q in p.questions:
             if not q.answers:
                 continue
-            rs = reader.read(q.text, [p.text[s:e] for s, e in windows])
-            best = max(range(len(windows)), key=lambda i: rs[i].margin)
-            s0 = windows[best][0]
-            out.append((q.id, p.text[s0 + rs[best].start : s0 + rs[best].end], q.answers))
+            phrase, _ = read_paragraph(reader, p.text, windows, q.text)
+            out.append((q.id, phrase, q.answers))
     return out
 
 

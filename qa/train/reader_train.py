@@ -92,6 +92,16 @@ def pack(text: str, sentences: tuple[tuple[int, int], ...], chars: int = 200
     return out or [(0, len(text))]
 
 
+def read_paragraph(reader: Reader, text: str, windows: list[tuple[int, int]], question: str
+                   ) -> tuple[str, int]:
+    """The phrase the reader picks in ``text`` read in ``windows`` (the window whose best span
+    has the highest margin wins), and that window's index."""
+    readings = reader.read(question, [text[s:e] for s, e in windows])
+    best = max(range(len(windows)), key=lambda i: readings[i].margin)
+    r, (s0, _) = readings[best], windows[best]
+    return text[s0 + r.start : s0 + r.end], best
+
+
 def evaluate(reader: Reader, paragraphs: list[Paragraph], maker: ExampleMaker
              ) -> dict[str, float]:
     """On each question's own paragraph (read in windows, the best margin wins): EM and F1 of
@@ -103,10 +113,7 @@ def evaluate(reader: Reader, paragraphs: list[Paragraph], maker: ExampleMaker
         for q in p.questions:
             if not q.answers:
                 continue
-            readings = reader.read(q.text, [p.text[s:e] for s, e in windows])
-            best = max(range(len(windows)), key=lambda i: readings[i].margin)
-            r, (s0, _) = readings[best], windows[best]
-            phrase = p.text[s0 + r.start : s0 + r.end]
+            phrase, best = read_paragraph(reader, p.text, windows, q.text)
             em += cmrc_em(phrase, q.answers)
             f1 += cmrc_f1(phrase, q.answers)
             right_window += any(g in p.text[slice(*windows[best])] for g in q.answers)
