@@ -50,24 +50,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server_root(tmp_path_factory) -> Path:
-    """The folder the server works in: ``corpus/`` (with xss.txt), ``index/``, its log."""
-    return tmp_path_factory.mktemp("browser")
-
-
-@pytest.fixture(scope="module")
-def server(server_root: Path) -> Iterator[str]:
-    """``python app.py`` on a free port of 127.0.0.1; yields its URL."""
-    root = server_root
-    shutil.copytree(PROJECT_ROOT / "corpus", root / "corpus")
-    (root / "corpus" / "xss.txt").write_text(XSS, encoding="utf-8")
+def running_app(root: Path, **env_changes: str) -> Iterator[str]:
+    """``python app.py`` over ``root/corpus`` and ``root/index`` (other knowledge bases in
+    ``root/kbs``) on a free port of 127.0.0.1, no tokens; yields its URL once its page
+    answers, stops it afterwards and checks its log holds no traceback."""
     port = free_port()
     env = dict(os.environ, GRADIO_SERVER_PORT=str(port), QA_CORPUS_DIR=str(root / "corpus"),
-               QA_INDEX_DIR=str(root / "index"), GRADIO_ANALYTICS_ENABLED="False",
-               QA_MAX_FILE_BYTES=str(MAX_FILE_BYTES))
-    env.pop("GRADIO_SERVER_NAME", None)  # the default bind, 127.0.0.1, is what is tested
-    env.pop("QA_API_TOKEN", None)
+               QA_INDEX_DIR=str(root / "index"), QA_KB_ROOT=str(root / "kbs"),
+               GRADIO_ANALYTICS_ENABLED="False", **env_changes)
+    for name in ("GRADIO_SERVER_NAME", "QA_API_TOKEN", "QA_READ_TOKEN"):
+        env.pop(name, None)  # the default bind, 127.0.0.1, and open reads are what is tested
     log = (root / "server.log").open("w")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -96,6 +88,21 @@ def server(server_root: Path) -> Iterator[str]:
             proc.wait()
         log.close()
     assert "Traceback" not in (root / "server.log").read_text()
+
+
+@pytest.fixture(scope="module")
+def server_root(tmp_path_factory) -> Path:
+    """The folder the server works in: ``corpus/`` (with xss.txt), ``index/``, its log."""
+    return tmp_path_factory.mktemp("browser")
+
+
+@pytest.fixture(scope="module")
+def server(server_root: Path) -> Iterator[str]:
+    """``python app.py`` on a free port of 127.0.0.1; yields its URL."""
+    root = server_root
+    shutil.copytree(PROJECT_ROOT / "corpus", root / "corpus")
+    (root / "corpus" / "xss.txt").write_text(XSS, encoding="utf-8")
+    yield from running_app(root, QA_MAX_FILE_BYTES=str(MAX_FILE_BYTES))
 
 
 @pytest.fixture(scope="module")

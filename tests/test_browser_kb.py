@@ -10,18 +10,13 @@ Screenshots: tests/artifacts/ (git-ignored); docs/screenshot-kb.png is a copy of
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port
+from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, running_app
 
 from qa.config import PROJECT_ROOT
 
@@ -43,40 +38,8 @@ def server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """``python app.py`` over a copy of the corpus, other bases in ``root/kbs``."""
     root = tmp_path_factory.mktemp("browser-kb")
     shutil.copytree(PROJECT_ROOT / "corpus", root / "corpus")
-    port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), QA_CORPUS_DIR=str(root / "corpus"),
-               QA_INDEX_DIR=str(root / "index"), QA_KB_ROOT=str(root / "kbs"),
-               GRADIO_ANALYTICS_ENABLED="False")
-    for name in ("GRADIO_SERVER_NAME", "QA_API_TOKEN", "QA_READ_TOKEN"):
-        env.pop(name, None)
-    log = (root / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 300
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail("app.py exited:\n" + (root / "server.log").read_text())
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("app.py did not answer:\n" + (root / "server.log").read_text())
-            time.sleep(0.5)
+    for url in running_app(root):
         yield url, root
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-    assert "Traceback" not in (root / "server.log").read_text()
 
 
 def choose(page, elem_id: str, option: str) -> None:  # type: ignore[no-untyped-def]
