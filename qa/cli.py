@@ -203,6 +203,12 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
     return train_main(args)
 
 
+def cmd_train_mlm(args: argparse.Namespace) -> int:
+    from qa.train.mlm import main as mlm_main
+
+    return mlm_main(args)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import runpy
     from pathlib import Path
@@ -313,21 +319,49 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--kb", default="default", metavar="NAME", help="the knowledge base")
     f.set_defaults(func=cmd_fit)
 
-    t = sub.add_parser("train-reader", help="fine-tune the short-answer reader (torch, ~15 min)")
+    t = sub.add_parser("train-reader", help="fine-tune the reader (span, yes/no, null; torch, "
+                       "resumable)")
     t.add_argument("--squad", action="append", metavar="FILE",
-                   help="SQuAD-format training set (repeat; default: the two shared sets)")
+                   help="SQuAD-format training set (repeat; default: every shared set)")
+    t.add_argument("--base", default="m3e",
+                   help="m3e, e5, or a BERT folder (qa train-mlm writes one)")
     t.add_argument("--out", default=str(Path(__file__).resolve().parent / "models" / "weights"
                                         / "reader"))
-    t.add_argument("--epochs", type=int, default=3)
-    t.add_argument("--lr", type=float, default=1e-4)
-    t.add_argument("--batch", type=int, default=32)
+    t.add_argument("--work", default="checkpoints/reader",
+                   help="checkpoint folder: a run started again goes on from it")
+    t.add_argument("--epochs", type=int, default=2)
+    t.add_argument("--max-steps", type=int, default=0, help="stop after this many steps")
+    t.add_argument("--lr", type=float, default=2e-4)
+    t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--max-length", type=int, default=384, help="tokens of a window")
+    t.add_argument("--stride", type=int, default=128, help="context tokens between windows")
+    t.add_argument("--keep-null", type=float, default=0.3,
+                   help="share of a span question's windows without the answer kept")
+    t.add_argument("--others", type=float, default=0.2,
+                   help="share of span questions also shown another article's paragraph")
+    t.add_argument("--freeze-embeddings", action="store_true",
+                   help="keep the word embeddings fixed (e5's 250k-row table)")
+    t.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    t.add_argument("--eval-questions", type=int, default=400,
+                   help="report questions scored per set (0: all)")
+    t.add_argument("--checkpoint-every", type=int, default=100)
+    t.add_argument("--log-every", type=int, default=50)
     t.add_argument("--seed", type=int, default=13)
-    t.add_argument("--cloze", type=int, default=0,
-                   help="made-up cloze questions per paragraph and epoch (self-supervision)")
     t.add_argument("--threads", type=int, default=0)
     t.add_argument("--model-file", default="model.int8.onnx",
                    choices=["model.onnx", "model.int8.onnx"], help="the variant to keep")
     t.set_defaults(func=cmd_train_reader)
+
+    m = sub.add_parser("train-mlm", help="continued masked-LM training of m3e-small's encoder "
+                       "(a base for train-reader)")
+    m.add_argument("--squad", action="append", metavar="FILE")
+    m.add_argument("--out", default="checkpoints/m3e-mlm")
+    m.add_argument("--steps", type=int, default=600)
+    m.add_argument("--batch", type=int, default=16)
+    m.add_argument("--length", type=int, default=256)
+    m.add_argument("--lr", type=float, default=1e-4)
+    m.add_argument("--seed", type=int, default=13)
+    m.set_defaults(func=cmd_train_mlm)
 
     s = sub.add_parser("serve", help="serve the Gradio chat (same as python app.py)")
     s.set_defaults(func=cmd_serve)

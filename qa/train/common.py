@@ -8,7 +8,10 @@ import subprocess
 from qa.config import PROJECT_ROOT
 
 SHARED = PROJECT_ROOT.parent / "shared" / "datasets"
-DEFAULT_SETS = (SHARED / "cmrc2018_trial.json", SHARED / "drcd_dev_zhs.json")
+#: the sets the reader trains on (their "fit" articles): DuReader-robust's sample is left out,
+#: its licence being non-commercial
+DEFAULT_SETS = (SHARED / "cmrc2018_trial.json", SHARED / "drcd_dev_zhs.json",
+                SHARED / "drcd_test_zhs.json", SHARED / "cail2019_dev.json")
 
 
 def commit() -> str:
