@@ -28,6 +28,8 @@ import numpy as np
 
 #: the most questions embedded in one call
 MAX_BATCH = 32
+#: how many of the latest batch sizes a worker keeps (a server runs for weeks)
+KEPT_BATCH_SIZES = 10_000
 T = TypeVar("T")
 #: a function of many items at once, returning one result per item (rows of an array, or a
 #: list), such as an embedder's ``encode`` over questions
@@ -38,15 +40,15 @@ class InferenceWorker:
     """A queue of items (batched per function) and of other calls, served by one daemon
     thread started on first use; batched items go first."""
 
-    def __init__(self, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, max_batch: int = MAX_BATCH, kept: int = KEPT_BATCH_SIZES) -> None:
         self.max_batch = max_batch
         self._questions: deque[tuple[Batch, Any, Future[Any]]] = deque()
         self._calls: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
         self._batched_last = False  # the last piece of work was a batch
-        #: sizes of the batches run so far (for benchmarks and tests)
-        self.batch_sizes: list[int] = []
+        #: sizes of the latest ``kept`` batches run (for benchmarks and tests)
+        self.batch_sizes: deque[int] = deque(maxlen=kept)
 
     def query(self, embed: Batch, text: str) -> np.ndarray:
         """``embed([text])[0]``, embedded together with the other questions waiting for the
@@ -75,6 +77,11 @@ class InferenceWorker:
             self._calls.append((lambda: fn(*args, **kwargs), future))
             self._ready.notify()
         return future.result()
+
+    def waiting(self) -> int:
+        """How many items and calls are queued, not yet taken by the worker."""
+        with self._ready:
+            return len(self._questions) + len(self._calls)
 
     def _on_worker(self) -> bool:
         return threading.current_thread() is self._thread
