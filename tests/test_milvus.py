@@ -299,6 +299,16 @@ def test_an_unreachable_milvus_is_named(tmp_path: Path, corpus_copy: Path) -> No
         assert "Traceback" not in done.stderr
 
 
+def test_a_tls_url_opens_and_an_unreachable_host_is_named(corpus_copy: Path) -> None:
+    """``milvus+https://`` (Zilliz Cloud, docs/milvus.md) reaches the Milvus backend: a host
+    that does not answer is ``StoreUnavailable`` naming it, not a refused setting."""
+    uri = "milvus+https://127.0.0.1:1"
+    engine = QA(settings_for(corpus_copy, uri))
+    assert engine.store.describe().startswith(uri)
+    with pytest.raises(StoreUnavailable, match=uri.replace("+", r"\+")):
+        engine.ask("微软2019年向OpenAI投资了多少钱?")
+
+
 def test_the_command_line_on_milvus_lite(corpus_copy: Path) -> None:
     """``qa build``, ``qa ask`` and ``qa eval`` with QA_STORE=milvus-lite:PATH.db."""
     db = corpus_copy / "milvus.db"

@@ -74,10 +74,10 @@ def open_backend(settings: Settings) -> Backend:
     kind = settings.store.strip()
     if kind in ("", "embedded"):
         return EmbeddedBackend(settings)
-    if kind.startswith(("milvus://", "milvus-lite:")):
+    if kind.startswith("milvus"):  # its parser (``parse_target``) says what it reads
         from qa.store.milvus.backend import MilvusBackend
 
         return MilvusBackend(settings)
-    raise ValueError(f"QA_STORE={kind!r}: expected 'embedded', 'milvus://host:port' or "
-                     "'milvus-lite:PATH.db'")
+    raise ValueError(f"QA_STORE={kind!r}: expected 'embedded', 'milvus://host:port', "
+                     "'milvus+https://host:port' or 'milvus-lite:PATH.db'")
 

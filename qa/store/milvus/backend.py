@@ -75,7 +75,8 @@ def parse_target(store: str) -> Target:
                 raise ValueError(f"QA_STORE={store!r}: expected {scheme}host:port (the token "
                                  "goes in QA_MILVUS_TOKEN)")
             return Target(f"{http}://{parts.hostname}:{port}", f"{scheme}{parts.netloc}")
-    raise ValueError(f"QA_STORE={store!r}: expected milvus://host:port or milvus-lite:PATH.db")
+    raise ValueError(f"QA_STORE={store!r}: expected milvus://host:port, "
+                     "milvus+https://host:port or milvus-lite:PATH.db")
 
 
 def _lite_held_elsewhere(path: Path) -> bool:
