@@ -309,6 +309,22 @@ def test_a_tls_url_opens_and_an_unreachable_host_is_named(corpus_copy: Path) -> 
         engine.ask("微软2019年向OpenAI投资了多少钱?")
 
 
+def test_documents_show_the_milvus_generation(corpus_copy: Path, small_embedder) -> None:
+    """``/v1/documents`` (``Library.index_info``) under milvus-lite reads the Milvus manifest:
+    its generation, and every corpus file indexed."""
+    from fastapi.testclient import TestClient
+
+    from qa.serve.api import create_api
+
+    db = corpus_copy / "docs.db"
+    engine = QA(settings_for(corpus_copy, f"milvus-lite:{db}"), embedder=small_embedder)
+    engine.build()
+    body = TestClient(create_api(engine)).get("/v1/documents").json()
+    assert body["generation"] == engine.store.current_name() and body["generation"].endswith("-a")
+    assert {d["status"] for d in body["documents"]} == {"indexed"}
+    assert not (corpus_copy / "index").exists() or not list((corpus_copy / "index").glob("gen-*"))
+
+
 def test_the_command_line_on_milvus_lite(corpus_copy: Path) -> None:
     """``qa build``, ``qa ask`` and ``qa eval`` with QA_STORE=milvus-lite:PATH.db."""
     db = corpus_copy / "milvus.db"

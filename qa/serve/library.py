@@ -199,13 +199,14 @@ class Library:
     # -- what is there -------------------------------------------------------------------
 
     def index_info(self) -> dict[str, object]:
-        """The published index's generation, build time and file records (empty if none)."""
+        """The published index's generation, build time and file records (empty if none),
+        from wherever ``QA_STORE`` keeps it (``StoreUnavailable`` when that cannot be reached).
+        """
         from qa.store.base import IndexProblem
-        from qa.store.embedded.generations import IndexStore
-        from qa.store.embedded.index import read_manifest
+        from qa.store.factory import open_backend
 
         try:
-            manifest = read_manifest(IndexStore(self.settings).current_path())
+            manifest = open_backend(self.settings).manifest()
         except IndexProblem:
             return {"generation": None, "built_at": None, "files": {}}
         return {"generation": manifest.get("generation"), "built_at": manifest.get("built_at"),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from qa.config import Settings
 from qa.store.embedded.generations import IndexStore
@@ -41,6 +41,11 @@ class Backend(Protocol):
         """The generation being served, or None when there is none."""
         ...
 
+    def manifest(self) -> dict[str, Any]:
+        """The manifest of the generation being served (its generation, build time and file
+        records), without loading it (``IndexProblem`` when there is none to read)."""
+        ...
+
     def load(self) -> Store:
         """The generation being served, verified (``IndexProblem`` when it must be rebuilt)."""
         ...
@@ -61,6 +66,11 @@ class EmbeddedBackend(IndexStore):
 
     def describe(self) -> str:
         return str(self.root)
+
+    def manifest(self) -> dict[str, Any]:
+        from qa.store.embedded.index import read_manifest
+
+        return read_manifest(self.current_path())
 
     def build(self, embedder: Embedder, progress: Progress | None = None, wait: bool = True,
               full: bool = False) -> BuildReport:

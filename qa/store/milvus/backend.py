@@ -254,9 +254,9 @@ class MilvusBackend:
         rows = self.call(self.client.query, collection, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"])
 
-    def load(self) -> MilvusStore:
-        """The served set as a ``MilvusStore``, checked: its manifest against the settings, its
-        row counts against the manifest (``IndexProblem`` saying what is wrong)."""
+    def served(self) -> tuple[str, dict[str, Any]]:
+        """The served set and its manifest (``IndexMissing`` before the first build,
+        ``IndexCorrupt`` when the set has no complete manifest)."""
         which = self.active_set()
         if which is None:
             raise IndexMissing(f"no index in Milvus at {self.describe()} (run `qa build`)")
@@ -264,6 +264,15 @@ class MilvusBackend:
         if manifest is None:
             raise IndexCorrupt(f"Milvus at {self.describe()}: the served set {which} has no "
                                "complete manifest")
+        return which, manifest
+
+    def manifest(self) -> dict[str, Any]:
+        return self.served()[1]
+
+    def load(self) -> MilvusStore:
+        """The served set as a ``MilvusStore``, checked: its manifest against the settings, its
+        row counts against the manifest (``IndexProblem`` saying what is wrong)."""
+        which, manifest = self.served()
         check_compatible(manifest, self.settings)
         names = self.names(which)
         expected = {names.chunks: manifest["chunks"], names.sentences: manifest["sentences"]}
