@@ -210,12 +210,16 @@ def cmd_train_mlm(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import runpy
-    from pathlib import Path
+    from qa.config import Settings
+    from qa.serve.app import main as serve
 
-    app = Path(__file__).resolve().parent.parent / "app.py"
-    sys.argv = [str(app)]
-    runpy.run_path(str(app), run_name="__main__")
+    settings = Settings.from_env()
+    paths = {"corpus_dir": args.corpus, "index_dir": args.index}
+    settings = settings.with_(**{k: Path(v).expanduser().resolve()
+                                 for k, v in paths.items() if v})
+    if args.port is not None:
+        settings = settings.with_(server_port=args.port)
+    serve(settings)
     return 0
 
 
@@ -363,7 +367,12 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int, default=13)
     m.set_defaults(func=cmd_train_mlm)
 
-    s = sub.add_parser("serve", help="serve the Gradio chat (same as python app.py)")
+    s = sub.add_parser("serve", help="serve the chat and the REST API (same as python app.py)")
+    s.add_argument("--corpus", metavar="DIR", help="the corpus folder (default: QA_CORPUS_DIR, "
+                   "else ./corpus)")
+    s.add_argument("--index", metavar="DIR", help="the index folder (default: QA_INDEX_DIR, "
+                   "else ./index)")
+    s.add_argument("--port", type=int, help="the port (default: GRADIO_SERVER_PORT, else 7860)")
     s.set_defaults(func=cmd_serve)
     return p
 

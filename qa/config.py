@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import site
+import sys
 import sysconfig
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -92,9 +93,12 @@ def check_kb_name(name: object) -> str:
 
 
 def _site_dirs() -> list[Path]:
+    """This environment's site-packages, then the other folders on ``sys.path`` (a venv may
+    reach another's packages through a ``.pth`` file)."""
     dirs = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
     with contextlib.suppress(AttributeError):  # old virtualenvs lack getsitepackages
         dirs += site.getsitepackages()
+    dirs += [p for p in sys.path if p.endswith("site-packages")]
     return [Path(d) for d in dict.fromkeys(dirs)]
 
 
@@ -155,8 +159,10 @@ def _env_path(name: str, default: Path) -> Path:
 class Settings:
     """Everything that shapes an index or an answer; one frozen value passed down the stack."""
 
-    corpus_dir: Path = PROJECT_ROOT / "corpus"
-    index_dir: Path = PROJECT_ROOT / "index"
+    #: The folders of the default knowledge base: by default ``corpus`` and ``index`` in the
+    #: working directory
+    corpus_dir: Path = field(default_factory=lambda: Path.cwd() / "corpus")
+    index_dir: Path = field(default_factory=lambda: Path.cwd() / "index")
     model: str = DEFAULT_MODEL
     #: Lowercase text before embedding (m3e's tokenizer is case-sensitive: "OpenAI" -> [UNK]);
     #: None: as the model needs (``lowercases``).
@@ -216,7 +222,7 @@ class Settings:
     #: ``index_dir``; another base ``name`` is ``kb_root/name/corpus`` and ``…/index``.
     kb: str = DEFAULT_KB
     #: Where knowledge bases other than "default" live, one folder each.
-    kb_root: Path = PROJECT_ROOT / "kbs"
+    kb_root: Path = field(default_factory=lambda: Path.cwd() / "kbs")
     #: Bearer token of the REST read endpoints (ask, search, documents); none: open, as the
     #: app is on loopback. A base's ``corpus/.qa/settings.json`` may set its own "read_token".
     read_token: str = field(default="", repr=False)

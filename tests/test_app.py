@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-import qa
-from qa.config import PROJECT_ROOT
+from qa.config import Settings
 from qa.serve.render import escape, unescape
 
 pytestmark = [
@@ -34,34 +33,31 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, shared_qa) -> Iterator[SimpleNamespace]:
-    """app.py served from a temp copy of the corpus and its index; qa's singleton restored."""
+    """The app served from a temp copy of the corpus and its index."""
     root = tmp_path_factory.mktemp("app")
     shutil.copytree(shared_qa.settings.corpus_dir, root / "corpus")
     shutil.copytree(shared_qa.settings.index_dir, root / "index",
                     ignore=shutil.ignore_patterns(".lock", "*.tmp"))
-    saved = qa._default
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QA_CORPUS_DIR", str(root / "corpus"))
         mp.setenv("QA_INDEX_DIR", str(root / "index"))
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        mp.syspath_prepend(str(PROJECT_ROOT))
-        qa._default = None
-        try:
-            import app
+        from qa.serve import app
+        from qa.service import QA
 
-            demo = app.make_app()  # creates qa.default() from the environment above
-            assert qa.default().settings.corpus_dir == (root / "corpus").resolve()
-            assert qa.default().settings.index_dir == (root / "index").resolve()
-            demo.queue()
-            port = free_port()
-            demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                        quiet=True, show_error=False)
-            try:
-                yield SimpleNamespace(url=f"http://127.0.0.1:{port}/", root=root, app=app)
-            finally:
-                demo.close()
+        engine = QA(Settings.from_env(), embedder=shared_qa.embedder)
+        assert engine.settings.corpus_dir == (root / "corpus").resolve()
+        assert engine.settings.index_dir == (root / "index").resolve()
+        demo = app.make_app(engine)
+        demo.queue()
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                    quiet=True, show_error=False)
+        try:
+            yield SimpleNamespace(url=f"http://127.0.0.1:{port}/", root=root, app=app,
+                                  engine=engine)
         finally:
-            qa._default = saved
+            demo.close()
 
 
 @pytest.fixture(scope="module")
@@ -240,12 +236,13 @@ def test_knowledge_base_writes_need_the_token_when_one_is_set(server, tmp_path, 
     from qa.serve.library import Library
     from qa.service import QA
 
-    settings = qa.default().settings.with_(api_token="t0ken", corpus_dir=tmp_path)
+    settings = server.engine.settings.with_(api_token="t0ken", corpus_dir=tmp_path)
     engine = QA(settings, embedder=embedder)
     (tmp_path / "a.txt").write_text("一句话。", encoding="utf-8")
     library = Library(settings)
-    app = server.app
-    assert "需要访问令牌" in app.delete_document(library, "a.txt", "wrong", engine)
-    assert "需要访问令牌" in app.upload_files(library, [], False, None, engine)
+    from qa.serve.kb_tab import delete_document, upload_files
+
+    assert "需要访问令牌" in delete_document(library, "a.txt", "wrong", engine)
+    assert "需要访问令牌" in upload_files(library, [], False, None, engine)
     assert (tmp_path / "a.txt").exists()
-    assert "已删除" in app.delete_document(library, "a.txt", "t0ken", engine)
+    assert "已删除" in delete_document(library, "a.txt", "t0ken", engine)

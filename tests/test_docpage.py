@@ -12,7 +12,6 @@ import pytest
 from conftest import make_settings
 
 import qa
-from qa.config import PROJECT_ROOT
 from qa.serve.render import answer_head, sources_markdown, view_url
 
 HOSTILE = ("标题\n\n攻击者写入<script>alert(1)</script>脚本。"
@@ -71,9 +70,8 @@ def test_citation_links_are_quoted_and_name_the_base() -> None:
 
 def test_a_thumbs_down_with_a_better_sentence_is_a_feedback_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(PROJECT_ROOT))
-    import app
     from qa.bases import Bases
+    from qa.serve import app
 
     (tmp_path / "corpus").mkdir()
     text = "第一句。第二句说了答案。\n"

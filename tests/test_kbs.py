@@ -69,7 +69,7 @@ def test_private_reads_serve_no_open_chat(tmp_path: Path) -> None:
     """With QA_READ_TOKEN the app serves the REST API alone: the chat could not ask for it."""
     from fastapi.testclient import TestClient
 
-    import app
+    from qa.serve import app
     from qa.service import QA
 
     settings = Settings().with_(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index",

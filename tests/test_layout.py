@@ -107,7 +107,7 @@ def test_no_import_circles() -> None:
 
 def test_asking_loads_neither_training_nor_evaluation() -> None:
     code = ("import sys, qa, qa.service, qa.cli, qa.serve.api, qa.serve.chat, qa.serve.render\n"
-            "sys.argv = ['app']\nimport app\n"
+            "import qa.serve.app\n"
             "print(sorted(m for m in sys.modules if m.startswith(('qa.train', 'qa.eval'))))")
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True,
                          text=True, timeout=300, check=True).stdout.strip().splitlines()[-1]

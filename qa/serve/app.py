@@ -1,0 +1,301 @@
+"""The app: a Gradio chat and knowledge base mounted into qa's REST API (``qa.serve.api``), one server.
+
+    qa serve [--corpus DIR] [--index DIR] [--port N]    # or: make run, python app.py
+
+Binds 127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say otherwise, and refuses
+to bind anything but loopback without QA_API_TOKEN. The chat is at ``/``, the REST API under
+``/v1`` with its docs at ``/docs``. Gradio events have stable API names: ``/ask`` (message,
+history, kb="default") -> ("", history), ``/ask_example``, ``/clear``, ``/like`` and
+``/feedback`` (👍/👎 on an answer), ``/load``, and the knowledge-base tab's (``qa.serve.kb_tab``):
+``/documents``, ``/select_kb``, ``/upload``, ``/delete_document``, ``/rebuild``, ``/create_kb``,
+``/delete_kb``. A citation in the chat links to the document with the sentence marked
+(``/v1/kbs/{kb}/view/{name}``, ``qa.serve.docpage``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from qa.answer.answerer import Answer
+from qa.bases import ALL, Bases
+from qa.config import DEFAULT_KB, Settings
+from qa.serve.api import UnsafeExposure, check_exposure, create_api
+from qa.serve.examples import example_questions
+from qa.serve.kb_tab import (
+    Libraries,
+    build_tab,
+    documents_table,
+    index_line,
+    kb_choices,
+    public_names,
+    wire_tab,
+)
+from qa.serve.render import answer_head, escape, sources_markdown, sources_title, unescape
+from qa.serve.viewer import append_feedback, feedback_record, sentence_choices
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from qa.service import QA
+
+log = logging.getLogger("qa.serve.app")
+CSS = """
+.message mark { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px; }
+.dark .message mark { background: #a16207; }
+"""
+#: The 👎 panel's last two choices (the others are the sources' sentences, by number).
+NOT_IN_DOCUMENTS, NO_BETTER = "none", "skip"
+
+
+def _message_text(content: Any) -> str:
+    """The text of a chat message; Gradio 6 may hand back a list of {"type", "text"} parts."""
+    if isinstance(content, list):
+        return "".join(_message_text(part) for part in content)
+    if isinstance(content, dict):
+        return str(content.get("text", "")) if content.get("type", "text") == "text" else ""
+    return "" if content is None else str(content)
+
+
+def _earlier_questions(history: list[dict[str, Any]]) -> list[str]:
+    return [unescape(_message_text(m.get("content"))) for m in history
+            if isinstance(m, dict) and m.get("role") == "user"][-5:]
+
+
+def reply_messages(answer: Answer, links: bool = True) -> list[dict[str, Any]]:
+    """The answer (or the plain refusal), then its passages as a collapsed message; with
+    ``links`` each citation opens its document with the sentence marked."""
+    head = {"role": "assistant", "content": answer_head(answer, links)}
+    if not answer.passages:
+        return [head]
+    return [head, {"role": "assistant", "content": sources_markdown(answer, links),
+                   "metadata": {"title": sources_title(answer), "status": "done"}}]
+
+
+def answer_record(answer: Answer, asked: str) -> dict[str, Any]:
+    """What a 👍/👎 on ``answer`` needs to write its feedback line (kept in the page's state):
+    the base it goes to (the answering base when every base was asked), the question, the
+    generation, the answer's span and the sentences a 👎 may name instead."""
+    kb = answer.kb or next((p.kb for p in answer.passages if p.kb), "") or \
+        (asked if asked != ALL else DEFAULT_KB)
+    return {"kb": kb, "question": answer.question, "generation": answer.generation,
+            "answer_span": list(answer.span) if answer.found and answer.span else None,
+            "choices": sentence_choices(answer.passages, kb)}
+
+
+def ask_base(message: str, history: list[dict[str, Any]] | None, bases: Bases,
+             kb: str = DEFAULT_KB) -> tuple[list[dict], dict[str, Any] | None]:
+    """The chat with ``message`` asked of base ``kb`` (``"*"``: every base) and answered, and
+    the answer's feedback record (None when there is no answer to judge)."""
+    history = list(history or [])
+    record = None
+    try:
+        if kb not in public_names(bases) and kb != ALL:
+            raise LookupError(f"knowledge base {kb!r}: none, or its reads need a token (REST)")
+        if kb == ALL and len(public_names(bases)) < len(bases.names()):
+            raise LookupError("some knowledge bases need a read token: ask them one by one")
+        answer = bases.ask(message, kb=kb or DEFAULT_KB, k=3,
+                           history=_earlier_questions(history))
+        replies = reply_messages(answer)
+        record = answer_record(answer, kb)
+    except (ValueError, LookupError) as exc:
+        replies = [{"role": "assistant", "content": f"**无法回答这个问题：** {escape(str(exc))}"}]
+    except Exception:  # never a traceback in the chat
+        log.exception("answering %r failed", message[:200])
+        replies = [{"role": "assistant",
+                    "content": "**出错了：** 暂时无法回答，请稍后再试（详情见服务器日志）。"}]
+    shown_question = escape(message if len(message) <= 2000 else message[:2000] + "…")
+    return [*history, {"role": "user", "content": shown_question}, *replies], record
+
+
+def write_feedback(bases: Bases, record: dict[str, Any], verdict: str,
+                   better: str | None = None) -> str:
+    """Append the 👍/👎 on ``record`` (``better``: a choice's number, ``NOT_IN_DOCUMENTS`` or
+    ``NO_BETTER``) to its base's ``.qa/feedback.jsonl``, as ``POST /v1/feedback`` does."""
+    choices = record.get("choices") or []
+    span = None
+    if better not in (None, "", NOT_IN_DOCUMENTS, NO_BETTER) and str(better).isdigit() \
+            and int(str(better)) < len(choices):
+        span = choices[int(str(better))][1]
+    try:
+        line = feedback_record(record["question"], record["generation"], record["answer_span"],
+                               verdict, span, better == NOT_IN_DOCUMENTS, record["kb"])
+        append_feedback(bases.settings_of(record["kb"]).corpus_dir, line)
+    except (ValueError, LookupError, OSError) as exc:
+        return f"**反馈未记录：** {escape(str(exc))}"
+    said = "答案正确" if verdict == "up" else "答案不对" + (
+        "，文档中没有答案" if line["not_in_documents"] else "，附更好的句子" if span else "")
+    return f"**已记录反馈：{said}。** 谢谢。"
+
+
+class Judged:
+    """The feedback record of every answer shown, per browser session (kept on the server, so
+    the page holds no state and no heartbeat; the oldest sessions are forgotten)."""
+
+    def __init__(self, sessions: int = 500, answers: int = 200) -> None:
+        self.sessions, self.answers = sessions, answers
+        self._records: OrderedDict[str, dict[int, dict[str, Any]]] = OrderedDict()
+        self.pending: dict[str, dict[str, Any]] = {}  # the record a 👎 is being given on
+        self._lock = threading.Lock()
+
+    def put(self, session: str, index: int, record: dict[str, Any]) -> None:
+        with self._lock:
+            mine = self._records.pop(session, {})
+            mine[index] = record
+            while len(mine) > self.answers:
+                mine.pop(min(mine))
+            self._records[session] = mine
+            while len(self._records) > self.sessions:
+                gone, _ = self._records.popitem(last=False)
+                self.pending.pop(gone, None)
+
+    def get(self, session: str, index: int) -> dict[str, Any] | None:
+        with self._lock:
+            return self._records.get(session, {}).get(index)
+
+
+def _session(request: gr.Request | None) -> str:
+    return str(getattr(request, "session_hash", "") or "")
+
+
+def make_app(engine: QA, bases: Bases | None = None) -> gr.Blocks:
+    """The chat tab and the knowledge-base tab over ``engine`` and the other knowledge bases
+    beside it (``bases``)."""
+    bases = bases or Bases(default=engine)
+    libraries = Libraries(bases)
+
+    def examples_update() -> gr.Dataset:  # from the index in memory: never a rebuild here
+        index = engine.serving or engine.index
+        return gr.Dataset(samples=[[q] for q in example_questions(index.records())])
+
+    def page_state(base: str = DEFAULT_KB) -> tuple[Any, ...]:
+        base = libraries.known(base)
+        library = libraries(base)
+        return (examples_update(), documents_table(library), index_line(library),
+                gr.Dropdown(choices=library.names(), value=None),
+                gr.Dropdown(choices=public_names(bases), value=base),
+                gr.Dropdown(choices=kb_choices(bases)))
+
+    with gr.Blocks(title="qa · 文章问答") as demo:
+        gr.Markdown("# 文章问答\n基于语料库的引用式问答：答案都是语料中的原句，并标明出处"
+                    "（文件 · 段落 · 字符位置，点击可查看原文）。REST API 见 [/docs](/docs)。")
+        with gr.Tabs():
+            with gr.Tab("对话", id="chat"):
+                examples, chat_kb = _chat_tab(engine, bases)
+            with gr.Tab("知识库", id="kb") as kb_tab:
+                kb = build_tab(engine, bases)
+        outputs = [examples, kb["table"], kb["index"], kb["choice"], kb["base"], chat_kb]
+        demo.load(page_state, None, outputs, api_name="load")
+        kb_tab.select(page_state, [kb["base"]], outputs, api_name="documents")
+        wire_tab(engine, bases, kb, outputs, page_state, libraries)
+    return demo
+
+
+def _chat_tab(engine: QA, bases: Bases) -> tuple[gr.Dataset, gr.Dropdown]:
+    kb = gr.Dropdown(label="知识库（* 为全部）", choices=kb_choices(bases), value=DEFAULT_KB,
+                     elem_id="chat-kb")
+    chatbot = gr.Chatbot(label="对话", height=560, sanitize_html=True, layout="bubble",
+                         placeholder="向语料库提问：答案先行，出处可展开，点击出处查看原文。",
+                         elem_id="chatbot")
+    with gr.Column(visible=False, elem_id="feedback-panel") as panel:
+        better = gr.Radio(label="答案不对？哪句话才回答了问题（可选）", choices=[],
+                          elem_id="feedback-choice")
+        with gr.Row():
+            send = gr.Button("提交反馈", variant="primary", size="sm", elem_id="feedback-send")
+            cancel = gr.Button("取消", size="sm")
+    note = gr.Markdown(elem_id="feedback-status")
+    box = gr.Textbox(placeholder="输入问题，按回车发送", label="问题", lines=1,
+                     max_length=engine.settings.max_question_chars + 1000, autofocus=True)
+    examples = gr.Dataset(components=[box], samples=[[q] for q in
+                                                     example_questions(engine.index.records())],
+                          label="示例问题（来自语料的标题）", type="values")
+    clear = gr.Button("清空对话", size="sm")
+    judged = Judged()
+
+    def ask(message: str, history: list[dict[str, Any]] | None, base: str = DEFAULT_KB,
+            request: gr.Request | None = None) -> tuple[str, list]:
+        chat, record = ask_base(message, history, bases, base)
+        if record is not None:
+            judged.put(_session(request), len(history or []) + 1, record)
+        return "", chat
+
+    def ask_example(sample: Any, history: list[dict[str, Any]] | None,
+                    base: str = DEFAULT_KB, request: gr.Request | None = None) -> tuple:
+        question = sample[0] if isinstance(sample, list | tuple) and sample else str(sample)
+        return ask(question, history, base, request)
+
+    def like(data: gr.LikeData, request: gr.Request) -> tuple:
+        index = data.index[0] if isinstance(data.index, list | tuple) else data.index
+        record = judged.get(_session(request), int(index))
+        if record is None or data.liked not in (True, False):
+            return gr.Column(visible=False), gr.Radio(), ""
+        if data.liked:
+            return gr.Column(visible=False), gr.Radio(), write_feedback(bases, record, "up")
+        judged.pending[_session(request)] = record
+        choices = [(label, str(i)) for i, (label, _) in enumerate(record["choices"])]
+        choices += [("文档中没有答案", NOT_IN_DOCUMENTS), ("不指定，只记“不对”", NO_BETTER)]
+        return gr.Column(visible=True), gr.Radio(choices=choices, value=NO_BETTER), ""
+
+    def submit(choice: str | None, request: gr.Request) -> tuple:
+        record = judged.pending.pop(_session(request), None)
+        if record is None:
+            return gr.Column(visible=False), ""
+        return gr.Column(visible=False), write_feedback(bases, record, "down", choice)
+
+    workers = engine.settings.app_workers
+    box.submit(ask, [box, chatbot, kb], [box, chatbot], api_name="ask",
+               concurrency_limit=workers)
+    examples.click(ask_example, [examples, chatbot, kb], [box, chatbot],
+                   api_name="ask_example", concurrency_limit=workers)
+    chatbot.like(like, None, [panel, better, note], api_name="like")
+    send.click(submit, [better], [panel, note], api_name="feedback")
+    cancel.click(lambda: gr.Column(visible=False), None, [panel], api_name=False)
+    clear.click(lambda: ("", []), None, [box, chatbot], api_name="clear")
+    return examples, kb
+
+
+def make_server(engine: QA) -> FastAPI:
+    """The REST API with the Gradio app mounted at ``/``; when reads of the default base need
+    a token (``QA_READ_TOKEN`` or its own ``read_token``) the REST API alone, since the chat
+    cannot send one yet and would answer anyone."""
+    bases = Bases(default=engine)
+    if bases.read_token("default"):
+        log.warning("reads need a token (QA_READ_TOKEN): serving the REST API only, not the "
+                    "chat, which cannot send one")
+        return create_api(engine, bases)
+    demo = make_app(engine, bases)
+    demo.queue(default_concurrency_limit=engine.settings.app_workers)
+    return gr.mount_gradio_app(create_api(engine, bases), demo, path="/", footer_links=["api"],
+                               show_error=False, css=CSS,
+                               max_file_size=2 * engine.settings.max_file_bytes + (1 << 20))
+
+
+def main(settings: Settings | None = None) -> None:
+    """Serve the app with ``settings`` (by default ``Settings.from_env()``) until stopped."""
+    import uvicorn
+
+    from qa.service import QA
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = QA(settings or Settings.from_env())
+    try:
+        check_exposure(engine.settings)
+    except UnsafeExposure as exc:
+        print(f"qa serve: {exc}", file=sys.stderr)
+        sys.exit(2)
+    engine.refresh()  # build or load the index before the first visitor
+    try:  # warm every step of a question (model, jieba, answer layer) before the first visitor
+        warm = example_questions(engine.index.records())
+        engine.ask(warm[0] if warm else "你好")
+    except Exception:  # the visitors' questions will say what is wrong, as before
+        log.exception("the warm-up question failed")
+    server = make_server(engine)
+    print(f"qa: serving on http://{engine.settings.server_name}:{engine.settings.server_port}/ "
+          "(REST API under /v1, docs at /docs)", flush=True)
+    uvicorn.run(server, host=engine.settings.server_name, port=engine.settings.server_port,
+                log_level="warning")
