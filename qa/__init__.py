@@ -68,8 +68,10 @@ def ask(question: str, k: int = 3, history: Sequence[str] | None = None,
     """Answer ``question`` from the corpus with at most ``k`` cited passages.
 
     ``history`` is the user's earlier questions, oldest first; ``kb`` the knowledge base
-    ("*": every one, the citations naming their base). Raises ``ValueError`` for an empty or
-    over-long question or a bad base name, ``LookupError`` for an unknown base.
+    ("*": every one, the citations naming their base). Raises a ``qa.errors.QAError``:
+    ``BadInput`` (a ``ValueError``) for an empty or over-long question or a bad base name,
+    ``NotFound`` (a ``LookupError``) for an unknown base, ``Unavailable`` when the index cannot
+    answer (its store down, or it must be rebuilt).
     """
     if kb == "default":
         return default().ask(question, k=k, history=history)

@@ -22,6 +22,7 @@ from pathlib import Path
 from qa.answer.answerer import Answer, Passage
 from qa.answer.merge import merge_answers, merge_passages
 from qa.config import DEFAULT_KB, BadKbName, Settings, UnknownKb, check_kb_name
+from qa.errors import Busy, Conflict
 from qa.service import QA
 
 #: The name that asks every knowledge base at once.
@@ -30,11 +31,11 @@ ALL = "*"
 KB_SETTINGS = Path(".qa") / "settings.json"
 
 
-class KbExists(FileExistsError):
+class KbExists(Conflict, FileExistsError):
     """A knowledge base of that name exists already."""
 
 
-class KbBusy(RuntimeError):
+class KbBusy(Busy, RuntimeError):
     """A build of the knowledge base is running: it cannot be deleted now."""
 
 

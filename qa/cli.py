@@ -2,7 +2,9 @@
 ``qa eval``, ``qa serve``.
 
 A thin shell over the ``qa`` package. Heavy imports happen inside the commands, so
-``qa --help`` starts instantly.
+``qa --help`` starts instantly. Any ``qa.errors.QAError`` a command meets is said on one line
+naming the command (exit status 2 for bad input or an unknown name, else 1), never as a
+traceback.
 """
 
 from __future__ import annotations
@@ -15,32 +17,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def _bases(command: str, kb: str, every: bool = True):  # type: ignore[no-untyped-def]
-    """The knowledge bases, after checking ``kb`` names one of them (or "*", if ``every``);
-    None after printing why not."""
+def _bases(kb: str, every: bool = True):  # type: ignore[no-untyped-def]
+    """The knowledge bases, after checking ``kb`` names one of them (or "*", if ``every``):
+    ``BadKbName`` or ``UnknownKb`` when it does not."""
     from qa.bases import ALL, Bases
 
     bases = Bases()
-    try:
-        if not (every and kb == ALL):
-            bases.settings_of(kb)
-    except (ValueError, LookupError) as exc:  # BadKbName, UnknownKb
-        print(f"qa {command}: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return None
+    if not (every and kb == ALL):
+        bases.settings_of(kb)
     return bases
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from qa.errors import Busy
     from qa.models.embedding import Embedder
     from qa.progress import build_progress
-    from qa.store.base import IndexProblem
-    from qa.store.embedded.builder import CorpusEmpty
-    from qa.store.embedded.generations import BuildBusy
     from qa.store.factory import open_backend
 
-    bases = _bases("build", args.kb, every=False)
-    if bases is None:
-        return 2
+    bases = _bases(args.kb, every=False)
     settings = bases.settings_of(args.kb)
     embedder = None
     if args.ray:
@@ -54,12 +48,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         report = open_backend(settings).build(embedder or Embedder(settings),
                                               progress=build_progress(),
                                               wait=not args.no_wait, full=args.full)
-    except BuildBusy as exc:
+    except Busy as exc:
         print(f"qa build: not building: {exc} (run without --no-wait to wait for it)",
               file=sys.stderr)
-        return 1
-    except (CorpusEmpty, IndexProblem, OSError, ValueError) as exc:  # OSError: StoreUnavailable
-        print(f"qa build: {exc}", file=sys.stderr)
         return 1
     print(report.summary())
     return 0
@@ -80,17 +71,8 @@ def format_answer(answer) -> str:  # type: ignore[no-untyped-def]
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    bases = _bases("ask", args.kb)
-    if bases is None:
-        return 2
-    try:
-        answer = bases.ask(args.question, kb=args.kb, k=args.k, history=args.history or None)
-    except ValueError as exc:
-        print(f"qa ask: {exc}", file=sys.stderr)
-        return 2
-    except ConnectionError as exc:  # qa.store.factory.StoreUnavailable: says which store
-        print(f"qa ask: {exc}", file=sys.stderr)
-        return 1
+    bases = _bases(args.kb)
+    answer = bases.ask(args.question, kb=args.kb, k=args.k, history=args.history or None)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -102,14 +84,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from qa.serve.chat import run_chat
     from qa.service import check_k
 
-    try:
-        check_k(args.k)
-    except ValueError as exc:
-        print(f"qa chat: {exc}", file=sys.stderr)
-        return 2
-    bases = _bases("chat", args.kb)
-    if bases is None:
-        return 2
+    check_k(args.k)
+    bases = _bases(args.kb)
 
     def warm_up() -> None:
         for name in bases.names() if args.kb == "*" else [args.kb]:
@@ -123,22 +99,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from qa.store.base import IndexProblem
-
-    bases = _bases("search", args.kb)
-    if bases is None:
-        return 2
-    try:
-        passages = bases.passages(args.question, kb=args.kb, k=args.k, lexical=args.lexical)
-    except ValueError as exc:
-        print(f"qa search: {exc}", file=sys.stderr)
-        return 2
-    except IndexProblem as exc:
-        print(f"qa search: {exc} (run `qa build` first)", file=sys.stderr)
-        return 1
-    except ConnectionError as exc:  # qa.store.factory.StoreUnavailable: says which store
-        print(f"qa search: {exc}", file=sys.stderr)
-        return 1
+    bases = _bases(args.kb)
+    passages = bases.passages(args.question, kb=args.kb, k=args.k, lexical=args.lexical)
     if args.json:
         print(json.dumps([asdict(p) for p in passages], ensure_ascii=False, indent=2))
         return 0
@@ -158,37 +120,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print("qa eval: --kb goes with the question-file evaluation (--squad and --genres "
               "make corpora of their own)", file=sys.stderr)
         return 2
-    if _bases("eval", args.kb, every=False) is None:
-        return 2
+    _bases(args.kb, every=False)
     if args.feedback is not None:
         from qa.eval.feedback import main as feedback_main
 
-        try:
-            return feedback_main(args)
-        except (ValueError, OSError) as exc:
-            print(f"qa eval: {exc}", file=sys.stderr)
-            return 2
+        return feedback_main(args)
     if args.genres or args.squad:
         if args.genres:
             from qa.eval.genres import main as set_main
         else:
             from qa.eval.squad_eval import main as set_main
 
-        try:
-            return set_main(args)
-        except ValueError as exc:
-            print(f"qa eval: {exc}", file=sys.stderr)
-            return 2
-        except ConnectionError as exc:  # qa.store.factory.StoreUnavailable: says which store
-            print(f"qa eval: {exc}", file=sys.stderr)
-            return 1
+        return set_main(args)
     from qa.eval.evaluate import main as eval_main
 
-    try:
-        return eval_main(args)
-    except ConnectionError as exc:  # qa.store.factory.StoreUnavailable: says which store
-        print(f"qa eval: {exc}", file=sys.stderr)
-        return 1
+    return eval_main(args)
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -378,10 +324,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from qa.errors import BadInput, NotFound, QAError
+
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except QAError as exc:  # said plainly: a bad question or name, a store down, no index
+        print(f"qa {args.command}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, BadInput | NotFound) else 1
 
 
 if __name__ == "__main__":

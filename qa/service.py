@@ -21,6 +21,7 @@ from typing import Any
 from qa.answer import rankers as rankersmod
 from qa.answer.answerer import Answer, Answerer, Passage, make_passages
 from qa.config import DEFAULT_KB, Settings, UnknownKb, cos_range
+from qa.errors import BadInput, BadSetting
 from qa.ingest import text as textmod
 from qa.ingest.corpus import file_hashes, stat_signature
 from qa.models.embedding import Embedder
@@ -42,23 +43,23 @@ MAX_K = 20
 def clean_question(question: object, limit: int) -> str:
     """The question without control characters or lone surrogates, stripped.
 
-    Raises ``ValueError`` naming the problem: not a string, empty, or over ``limit`` characters.
+    Raises ``BadInput`` naming the problem: not a string, empty, or over ``limit`` characters.
     """
     if not isinstance(question, str):
-        raise ValueError(f"question must be a string, not {type(question).__name__}")
+        raise BadInput(f"question must be a string, not {type(question).__name__}")
     text = _UNSAFE.sub(" ", question).strip()
     if not text:
-        raise ValueError("question is empty")
+        raise BadInput("question is empty")
     if len(text) > limit:
-        raise ValueError(f"question is {len(text):,} characters; the limit is {limit:,} "
+        raise BadInput(f"question is {len(text):,} characters; the limit is {limit:,} "
                          "(QA_MAX_QUESTION_CHARS)")
     return text
 
 
 def check_k(k: object) -> None:
-    """Raise ``ValueError`` unless ``k`` is a whole number of passages from 1 to ``MAX_K``."""
+    """Raise ``BadInput`` unless ``k`` is a whole number of passages from 1 to ``MAX_K``."""
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
-        raise ValueError(f"k must be an integer from 1 to {MAX_K}, not {k!r}")
+        raise BadInput(f"k must be an integer from 1 to {MAX_K}, not {k!r}")
 
 
 class QA:
@@ -271,7 +272,7 @@ class QA:
             folder = default_folder() if self.settings.reader == "default" \
                 else Path(self.settings.reader)
             if self.settings.reader_quantize not in ("int8", "none"):
-                raise ValueError(f"QA_READER_QUANTIZE={self.settings.reader_quantize!r}: "
+                raise BadSetting(f"QA_READER_QUANTIZE={self.settings.reader_quantize!r}: "
                                  "expected int8 or none")
             self._reader = Reader(folder, threads=self.settings.thread_count,
                                   cache=self.settings.model_cache,

@@ -217,12 +217,14 @@ def test_upload_and_delete_through_the_knowledge_base_events(client, server, tmp
     binary = tmp_path / "kb-binary.txt"
     binary.write_bytes(b"\x00\x01\x02" * 30)
     status = client.predict([handle_file(str(good)), handle_file(str(binary))], False, "",
-                            api_name="/upload")[0]
-    assert "已添加** kb\\-upload\\.txt" in status and "已拒绝** kb\\-binary\\.txt" in status
-    assert "binary data" in status
+                            api_name="/upload")[0]  # all or none, as over REST
+    assert "已拒绝** kb\\-binary\\.txt" in status and "binary data" in status
+    assert "没有添加任何文件" in status and "已添加" not in status
     corpus = server.root / "corpus"
+    assert not (corpus / "kb-upload.txt").exists() and not (corpus / "kb-binary.txt").exists()
+    status = client.predict([handle_file(str(good))], False, "", api_name="/upload")[0]
+    assert "已添加** kb\\-upload\\.txt" in status
     assert (corpus / "kb-upload.txt").read_text(encoding="utf-8").startswith("蓝鲸天文台")
-    assert not (corpus / "kb-binary.txt").exists()
     table = client.predict(api_name="/documents")[1]
     rows = {row[0]: row for row in table["data"]}
     assert rows["kb-upload.txt"][4] == "新文件 · 待重建"

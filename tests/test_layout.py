@@ -14,7 +14,7 @@ from qa.config import PROJECT_ROOT
 
 QA = PROJECT_ROOT / "qa"
 #: the roles, lowest first: a module may import its own role and those before it
-LAYERS = ("qa.config", "qa.progress", "qa.ingest", "qa.models", "qa.store", "qa.search",
+LAYERS = ("qa.errors", "qa.config", "qa.progress", "qa.ingest", "qa.models", "qa.store", "qa.search",
           "qa.answer", "qa.service", "qa.bases", "qa.serve", "qa.cli")
 SIDE = ("qa.train", "qa.eval")  # may import anything; only the CLI and each other import them
 TOP = {"qa", "qa.__main__", "qa.cli"}  # the public face and the shells

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from qa.answer.answerer import Answer
 from qa.config import Settings
+from qa.errors import BadInput
 from qa.ingest.corpus import CorpusError, read_document
 
 #: the share of judgments held back from fitting (by a hash of the question)
@@ -120,11 +121,13 @@ def main(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env().for_kb(getattr(args, "kb", None) or "default")
     path = Path(args.feedback) if args.feedback else settings.corpus_dir / ".qa" / "feedback.jsonl"
+    if not path.is_file():
+        raise BadInput(f"{path}: no such feedback file")
     judgments, counts = load_feedback(path, settings)
     if args.split in ("fit", "report"):
         judgments = [j for j in judgments if j.split == args.split]
     if not judgments:
-        raise ValueError(f"{path}: no judgments ({args.split} split)")
+        raise BadInput(f"{path}: no judgments ({args.split} split)")
     scores = agreement(QA(settings), judgments)
     print(f"feedback: {path} ({dict(counts)}); {len(judgments)} judgments, {args.split} split")
     print(f"agreement: {scores['all']:.3f} of {scores['all_n']}")

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from qa.answer.answerer import Answer
 from qa.config import PROJECT_ROOT, Settings
+from qa.errors import BadInput
 from qa.eval.metrics import first_hit, latency, render, sentence_holds, share, yes_no_right
 from qa.eval.squad import SPLITS, YES_NO, cmrc_em, cmrc_f1
 from qa.eval.squad_eval import DEPTH, Asker
@@ -74,11 +75,11 @@ def genre_split(genre: str) -> str:
 def _question(row: dict, genre: str, where: str) -> GenreQuestion:  # type: ignore[type-arg]
     kind = str(row["type"])
     if kind not in TYPES:
-        raise ValueError(f"{where}: type {kind!r} is not one of {', '.join(TYPES)}")
+        raise BadInput(f"{where}: type {kind!r} is not one of {', '.join(TYPES)}")
     yes_no = row.get("yes_no")
     if (kind == "yesno") != (yes_no is not None) or (yes_no is not None
                                                      and yes_no not in YES_NO):
-        raise ValueError(f"{where}: yes_no {yes_no!r} on a {kind} question")
+        raise BadInput(f"{where}: yes_no {yes_no!r} on a {kind} question")
     return GenreQuestion(str(row["id"]), genre, str(row["doc"]), kind,
                          str(row["question"]).strip(),
                          tuple(str(h) for h in row.get("history") or []),
@@ -87,15 +88,15 @@ def _question(row: dict, genre: str, where: str) -> GenreQuestion:  # type: igno
 
 def load_genres(folder: Path, split: str = "all") -> list[GenreQuestion]:
     """The questions of ``folder/questions/*.jsonl`` whose genre is in ``split``, genre by
-    genre (the five known ones first); ``ValueError`` naming the file and line of a bad one."""
+    genre (the five known ones first); ``BadInput`` naming the file and line of a bad one."""
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+        raise BadInput(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     folder = Path(folder)
     files = sorted((folder / "questions").glob("*.jsonl"),
                    key=lambda p: (GENRES.index(p.stem) if p.stem in GENRES else len(GENRES),
                                   p.stem))
     if not files:
-        raise ValueError(f"{folder}: no questions/*.jsonl")
+        raise BadInput(f"{folder}: no questions/*.jsonl")
     out = []
     for path in files:
         if split != "all" and genre_split(path.stem) != split:
@@ -106,9 +107,9 @@ def load_genres(folder: Path, split: str = "all") -> list[GenreQuestion]:
             try:
                 q = _question(json.loads(line), path.stem, f"{path}:{n}")
             except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{n}: not a genre question ({exc})") from None
+                raise BadInput(f"{path}:{n}: not a genre question ({exc})") from None
             if not (folder / "docs" / q.doc).is_file():
-                raise ValueError(f"{path}:{n}: no document docs/{q.doc}")
+                raise BadInput(f"{path}:{n}: no document docs/{q.doc}")
             out.append(q)
     return out
 
@@ -121,7 +122,7 @@ def plan(folder: Path, questions: list[GenreQuestion], mode: str
         return [("all", sorted(p.name for p in (Path(folder) / "docs").glob("*.txt")),
                  questions)]
     if mode not in CORPORA:
-        raise ValueError(f"--genre-corpus must be one of {', '.join(CORPORA)}, not {mode!r}")
+        raise BadInput(f"--genre-corpus must be one of {', '.join(CORPORA)}, not {mode!r}")
     key = (lambda q: q.genre) if mode == "genre" else (lambda q: Path(q.doc).stem)
     groups: dict[str, list[GenreQuestion]] = {}
     for q in questions:
@@ -274,7 +275,7 @@ def main(args: argparse.Namespace) -> int:
     mode = getattr(args, "genre_corpus", "genre")
     questions = load_genres(folder, args.split)
     if not questions:
-        raise ValueError(f"{folder}: no questions in split {args.split}")
+        raise BadInput(f"{folder}: no questions in split {args.split}")
     base = Settings.from_env()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="qa-genres-") as temp:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from qa.answer.answerer import Answer
 from qa.config import Settings
+from qa.errors import BadInput
 from qa.eval.metrics import first_hit, latency, render, sentence_holds, share, yes_no_right
 from qa.eval.squad import Article, Question, choose, cmrc_em, cmrc_f1, load_squad, write_corpus
 
@@ -222,7 +223,7 @@ def _per_doc(args: argparse.Namespace, asked: list[Article], work: Path, base: S
 def main(args: argparse.Namespace) -> int:
     per_doc = getattr(args, "per_doc", False)
     if per_doc and args.half:
-        raise ValueError("--per-doc and --half exclude each other (each article is its "
+        raise BadInput("--per-doc and --half exclude each other (each article is its "
                          "own corpus)")
     articles = load_squad(Path(args.squad))
     asked = choose(articles, args.split, args.articles)

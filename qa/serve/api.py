@@ -40,11 +40,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, StrictStr
 from starlette.exceptions import HTTPException
 
-from qa.bases import ALL, Bases, KbBusy, KbExists
-from qa.config import DEFAULT_KB, BadKbName, Settings, UnknownKb
+from qa.bases import ALL, Bases
+from qa.config import DEFAULT_KB, Settings
+from qa.errors import HTTP_STATUS, QAError, http_status
 from qa.serve.routes import (
     MAX_FILES_PER_UPLOAD,
-    REJECTED_STATUS,
     AskRequest,
     Context,
     SearchRequest,
@@ -59,7 +59,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("qa.serve.api")
 __all__ = [
     "MAX_FILES_PER_UPLOAD",
-    "REJECTED_STATUS",
     "AskRequest",
     "SearchRequest",
     "authorized",
@@ -147,6 +146,13 @@ def _install_error_handlers(api: FastAPI) -> None:
         return JSONResponse(status_code=exc.status_code, content={"error": str(exc.detail)},
                             headers=getattr(exc, "headers", None))
 
+    @api.exception_handler(QAError)
+    async def qa_error(request: Request, exc: QAError) -> JSONResponse:
+        """Every error qa raises, under its kind's status (``qa.errors.HTTP_STATUS``)."""
+        if http_status(exc) >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, exc)
+        return JSONResponse(status_code=http_status(exc), content={"error": str(exc)})
+
     @api.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         where = "; ".join(f"{'.'.join(str(x) for x in e['loc'][1:]) or 'body'}: {e['msg']}"
@@ -190,12 +196,7 @@ def create_api(engine: QA, bases: Bases | None = None) -> FastAPI:
     def base(kb: str, every: bool = False) -> str:
         if every and kb == ALL:
             return ALL
-        try:
-            bases.settings_of(kb)
-        except BadKbName as exc:
-            raise _fail(400, str(exc)) from None
-        except UnknownKb as exc:
-            raise _fail(404, str(exc)) from None
+        bases.settings_of(kb)  # BadKbName: 400, UnknownKb: 404
         return kb
 
     def one(kb: str) -> str:
@@ -220,7 +221,7 @@ def create_api(engine: QA, bases: Bases | None = None) -> FastAPI:
 
     write = [Depends(writer)]
     errors: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415)}
+        code: {"model": ErrorOut} for code in sorted({401, 403, *HTTP_STATUS.values()})}
     ctx = Context(bases, {}, write, errors, reader)
     add_base_routes(api, "/v1", default, default, ctx)
     add_base_routes(api, "/v1/kbs/{kb}", one, any_, ctx)
@@ -243,12 +244,7 @@ def create_api(engine: QA, bases: Bases | None = None) -> FastAPI:
     def create(body: KbRequest) -> dict[str, Any]:
         """Create an empty knowledge base (409 when it exists); add files with
         ``POST /v1/kbs/{kb}/documents``."""
-        try:
-            bases.create(body.name)
-        except BadKbName as exc:
-            raise _fail(400, str(exc)) from None
-        except KbExists as exc:
-            raise _fail(409, str(exc)) from None
+        bases.create(body.name)
         return {"created": body.name}
 
     @api.delete("/v1/kbs/{kb}", tags=["knowledge bases"], dependencies=write,
@@ -256,14 +252,7 @@ def create_api(engine: QA, bases: Bases | None = None) -> FastAPI:
     def delete(kb: str) -> dict[str, Any]:
         """Delete a knowledge base, its files and its index ("default" cannot be deleted: 400;
         409 while it builds)."""
-        try:
-            bases.delete(kb)
-        except BadKbName as exc:
-            raise _fail(400, str(exc)) from None
-        except UnknownKb as exc:
-            raise _fail(404, str(exc)) from None
-        except KbBusy as exc:
-            raise _fail(409, str(exc)) from None
+        bases.delete(kb)
         ctx.libraries.pop(kb, None)
         return {"deleted": kb}
 

@@ -25,6 +25,7 @@ import gradio as gr
 from qa.answer.answerer import Answer
 from qa.bases import ALL, Bases
 from qa.config import DEFAULT_KB, Settings
+from qa.errors import NotFound, QAError, title
 from qa.serve.api import UnsafeExposure, check_exposure, create_api
 from qa.serve.examples import example_questions
 from qa.serve.kb_tab import (
@@ -37,7 +38,7 @@ from qa.serve.kb_tab import (
     wire_tab,
 )
 from qa.serve.render import answer_head, escape, sources_markdown, sources_title, unescape
-from qa.serve.viewer import append_feedback, feedback_record, sentence_choices
+from qa.serve.viewer import record_feedback, sentence_choices
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -96,15 +97,15 @@ def ask_base(message: str, history: list[dict[str, Any]] | None, bases: Bases,
     record = None
     try:
         if kb not in public_names(bases) and kb != ALL:
-            raise LookupError(f"knowledge base {kb!r}: none, or its reads need a token (REST)")
+            raise NotFound(f"knowledge base {kb!r}: none, or its reads need a token (REST)")
         if kb == ALL and len(public_names(bases)) < len(bases.names()):
-            raise LookupError("some knowledge bases need a read token: ask them one by one")
+            raise NotFound("some knowledge bases need a read token: ask them one by one")
         answer = bases.ask(message, kb=kb or DEFAULT_KB, k=3,
                            history=_earlier_questions(history))
         replies = reply_messages(answer)
         record = answer_record(answer, kb)
-    except (ValueError, LookupError) as exc:
-        replies = [{"role": "assistant", "content": f"**无法回答这个问题：** {escape(str(exc))}"}]
+    except QAError as exc:  # bad question, unknown base, busy, store down: said plainly
+        replies = [{"role": "assistant", "content": f"**{title(exc)}：** {escape(str(exc))}"}]
     except Exception:  # never a traceback in the chat
         log.exception("answering %r failed", message[:200])
         replies = [{"role": "assistant",
@@ -115,19 +116,20 @@ def ask_base(message: str, history: list[dict[str, Any]] | None, bases: Bases,
 
 def write_feedback(bases: Bases, record: dict[str, Any], verdict: str,
                    better: str | None = None) -> str:
-    """Append the 👍/👎 on ``record`` (``better``: a choice's number, ``NOT_IN_DOCUMENTS`` or
-    ``NO_BETTER``) to its base's ``.qa/feedback.jsonl``, as ``POST /v1/feedback`` does."""
+    """Write the 👍/👎 on ``record`` (``better``: a choice's number, ``NOT_IN_DOCUMENTS`` or
+    ``NO_BETTER``) to its base's ``.qa/feedback.jsonl`` through ``record_feedback``, as
+    ``POST /v1/feedback`` does."""
     choices = record.get("choices") or []
     span = None
     if better not in (None, "", NOT_IN_DOCUMENTS, NO_BETTER) and str(better).isdigit() \
             and int(str(better)) < len(choices):
         span = choices[int(str(better))][1]
     try:
-        line = feedback_record(record["question"], record["generation"], record["answer_span"],
-                               verdict, span, better == NOT_IN_DOCUMENTS, record["kb"])
-        append_feedback(bases.settings_of(record["kb"]).corpus_dir, line)
-    except (ValueError, LookupError, OSError) as exc:
-        return f"**反馈未记录：** {escape(str(exc))}"
+        line = record_feedback(bases.settings_of(record["kb"]), record["question"],
+                               record["generation"], record["answer_span"], verdict, span,
+                               better == NOT_IN_DOCUMENTS)
+    except QAError as exc:
+        return f"**反馈未记录（{title(exc)}）：** {escape(str(exc))}"
     said = "答案正确" if verdict == "up" else "答案不对" + (
         "，文档中没有答案" if line["not_in_documents"] else "，附更好的句子" if span else "")
     return f"**已记录反馈：{said}。** 谢谢。"

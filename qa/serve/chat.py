@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TextIO
 
 from qa.answer.answerer import Answer
+from qa.errors import QAError, title
 
 HISTORY = 5  # earlier questions passed along with each question
 PROMPT = "> "
@@ -143,8 +144,8 @@ class ChatSession:
     def question(self, text: str) -> None:
         try:
             answer = self.ask(text, self.history[-HISTORY:])
-        except ValueError as exc:
-            print(f"qa chat: {exc}", file=self.err, flush=True)
+        except QAError as exc:  # a bad question, an unknown base, a store that is down
+            print(f"qa chat: {title(exc)}：{exc}", file=self.err, flush=True)
             if not self.interactive:
                 self.say(json.dumps({"question": text, "error": str(exc)}, ensure_ascii=False)
                          if self.json_lines else "")
@@ -178,7 +179,10 @@ def run_chat(ask: Ask, stdin: TextIO, stdout: TextIO, stderr: TextIO,
     session.say("qa chat · 基于语料库的引用式问答。/help 查看命令，/quit 退出。")
     if warm_up:
         session.say(f"{ANSI.dim}正在加载索引…{ANSI.reset}")
-        warm_up()
+        try:
+            warm_up()
+        except QAError as exc:  # each question will say it again
+            print(f"qa chat: {title(exc)}：{exc}", file=stderr, flush=True)
     while True:
         try:
             line = input(PROMPT)

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from qa.bases import ALL, Bases, KbBusy, KbExists
-from qa.config import DEFAULT_KB, BadKbName, UnknownKb
+from qa.bases import ALL, Bases
+from qa.config import DEFAULT_KB
+from qa.errors import QAError
 from qa.serve.api import authorized
-from qa.serve.library import Library, Rejected, shown
+from qa.serve.library import Library, Refused, Rejected
 from qa.serve.render import escape
 from qa.service import QA
 
@@ -81,27 +83,27 @@ def index_line(library: Library) -> str:
 
 def upload_files(library: Library, files: list[dict[str, Any]] | None, replace: bool,
                  token: str | None, engine: QA) -> str:
-    """Add the uploaded files (raw Gradio file payloads), each checked by ``qa.serve.library``;
-    the report names every added and every refused file with its reason."""
+    """Add the uploaded files (raw Gradio file payloads) as the REST upload does, all or none
+    (``Library.add_all``): the report names every added file, or every refused one with its
+    reason and that nothing was added."""
     if not authorized(engine.settings, token):
         return NO_TOKEN
     if not files:
         return "**没有选择文件。**"
-    added, refused = [], []
-    for f in files if isinstance(files, list) else [files]:
-        path = str(f.get("path", "")) if isinstance(f, dict) else str(f)
-        name = (f.get("orig_name") if isinstance(f, dict) else None) or Path(path).name
+    payloads = files if isinstance(files, list) else [files]
+    with ExitStack() as opened:
+        named = []
+        for f in payloads:
+            path = str(f.get("path", "")) if isinstance(f, dict) else str(f)
+            name = (f.get("orig_name") if isinstance(f, dict) else None) or Path(path).name
+            named.append((name, opened.enter_context(Path(path).open("rb"))))
         try:
-            with open(path, "rb") as data:
-                upload = library.check(name, data, replace=bool(replace))
-            added.append(("替换 " if upload.replaces else "") + library.write(upload))
-        except Rejected as exc:
-            refused.append(f"- **已拒绝** {escape(exc.name)}：{escape(exc.reason)}")
-        except OSError as exc:
-            refused.append(f"- **已拒绝** {escape(shown(name))}：{escape(str(exc))}")
-    lines = [f"- **已添加** {escape(n)}" for n in added] + refused
-    tail = "\n\n点 **重建索引** 让新文件进入索引。" if added else ""
-    return "\n".join(lines) + tail
+            added = library.add_all(named, replace=bool(replace))
+        except Refused as exc:
+            return "\n".join([f"- **已拒绝** {escape(e.name)}：{escape(e.reason)}"
+                              for e in exc.rejected] + ["", "**没有添加任何文件。**"])
+    return "\n".join(f"- **已添加** {'替换 ' if u.replaces else ''}{escape(u.name)}"
+                     for u in added) + "\n\n点 **重建索引** 让新文件进入索引。"
 
 
 def delete_document(library: Library, name: str | None, token: str | None,
@@ -125,11 +127,9 @@ def rebuild_index(engine: QA, token: str | None, progress: gr.Progress) -> str:
     def report(stage: str, done: int, total: int) -> None:
         progress(done / total if total else None, desc=stage)
 
-    from qa.store.embedded.builder import CorpusEmpty
-
     try:
         summary = engine.build(progress=report).summary()
-    except (CorpusEmpty, OSError) as exc:  # expected trouble: said plainly, no traceback
+    except QAError as exc:  # expected trouble (empty corpus, busy, store down): said plainly
         log.warning("rebuild failed: %s", exc)
         return f"**重建失败，仍使用原索引：** {escape(str(exc))}"
     except Exception as exc:  # the old index keeps serving
@@ -145,7 +145,7 @@ def create_base(bases: Bases, name: str | None, token: str | None, engine: QA) -
     name = (name or "").strip()
     try:
         bases.create(name)
-    except (BadKbName, KbExists) as exc:
+    except QAError as exc:  # a bad name, or one taken
         return f"**无法新建知识库：** {escape(str(exc))}"
     return f"**已新建知识库** {escape(name)}。上传文件后点 **重建索引**。"
 
@@ -162,7 +162,7 @@ def delete_base(bases: Bases, name: str | None, typed: str | None, token: str | 
                 "再点 **删除知识库**。")
     try:
         bases.delete(name)
-    except (BadKbName, UnknownKb, KbBusy) as exc:
+    except QAError as exc:  # a bad or unknown name, or a base being built
         return f"**无法删除知识库：** {escape(str(exc))}"
     return f"**已删除知识库** {escape(name)} 及其文件和索引。"
 

@@ -20,11 +20,14 @@ import re
 import tempfile
 import time
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from qa import errors
 from qa.config import Settings
+from qa.errors import BadInput, Conflict, NotFound, Unsupported
 from qa.ingest.chunking import paragraphs
 from qa.ingest.corpus import (
     PDF_SUFFIXES,
@@ -59,7 +62,7 @@ _MAGIC = ((b"%PDF-", "a PDF"), (b"PK\x03\x04", "a ZIP archive (docx, xlsx, …)"
           (b"MZ", "a Windows program"))
 
 
-class Rejected(ValueError):
+class Rejected(BadInput):
     """A file that cannot be added (or deleted); ``name`` as given, ``reason`` in words."""
 
     def __init__(self, name: str, reason: str) -> None:
@@ -71,20 +74,29 @@ class UnsafeName(Rejected):
     """The name is a path, hidden, too long or holds characters no file name should."""
 
 
-class UnsupportedType(Rejected):
+class UnsupportedType(Unsupported, Rejected):
     """Not a suffix qa reads, or content that does not match its suffix."""
 
 
-class TooLarge(Rejected):
+class TooLarge(errors.TooLarge, Rejected):
     """Over ``QA_MAX_FILE_BYTES``."""
 
 
-class AlreadyExists(Rejected):
+class AlreadyExists(Conflict, Rejected):
     """A document of that name exists and the caller did not ask to replace it."""
 
 
-class UnknownDocument(Rejected):
+class UnknownDocument(NotFound, Rejected):
     """No document of that name in the corpus folder."""
+
+
+class Refused(BadInput):
+    """Files of one upload refused (``rejected``, each with its name and reason); nothing of
+    that upload was written."""
+
+    def __init__(self, rejected: list[Rejected]) -> None:
+        super().__init__("; ".join(str(e) for e in rejected))
+        self.rejected = rejected
 
 
 @dataclass(frozen=True)
@@ -325,6 +337,30 @@ class Library:
     def add(self, raw_name: object, data: bytes | BinaryIO, replace: bool = False) -> str:
         """``check`` and ``write`` one file; returns the name it is stored under."""
         return self.write(self.check(raw_name, data, replace))
+
+    def add_all(self, files: Iterable[tuple[object, bytes | BinaryIO]],
+                replace: bool = False) -> list[Upload]:
+        """One upload of several files, all or none: every file is checked (and a name given
+        twice refused) before any is written; ``Refused`` names every refused file. Returns
+        the uploads written."""
+        checked: list[Upload] = []
+        refused: list[Rejected] = []
+        for raw_name, data in files:
+            try:
+                upload = self.check(raw_name, data, replace=replace)
+                if any(u.name == upload.name for u in checked):
+                    raise AlreadyExists(upload.name, "twice in this upload")
+                checked.append(upload)
+            except Rejected as exc:
+                refused.append(exc)
+        if refused:
+            raise Refused(refused)
+        try:
+            for upload in checked:
+                self.write(upload)
+        except Rejected as exc:  # a name taken meanwhile
+            raise Refused([exc]) from None
+        return checked
 
     def delete(self, name: str) -> None:
         """Delete the corpus file ``name`` (a symlink: the link itself); ``UnknownDocument``

@@ -23,33 +23,15 @@ from typing import Any, Literal
 from fastapi import Depends, FastAPI, File, Form, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
-from starlette.exceptions import HTTPException
 
 from qa.bases import Bases
+from qa.errors import BadInput, http_status
 from qa.serve.docpage import PAGE_HEADERS, document_page
-from qa.serve.library import (
-    AlreadyExists,
-    Library,
-    Rejected,
-    TooLarge,
-    UnknownDocument,
-    UnsupportedType,
-    Upload,
-)
-from qa.serve.viewer import (
-    OutsideRoot,
-    Unreadable,
-    append_feedback,
-    document_view,
-    feedback_record,
-)
-from qa.service import clean_question
+from qa.serve.library import Library, Refused, Rejected
+from qa.serve.viewer import document_view, record_feedback
 
 #: Files one upload request may carry.
 MAX_FILES_PER_UPLOAD = 20
-#: HTTP status of each kind of refused file.
-REJECTED_STATUS: dict[type[Rejected], int] = {
-    UnsupportedType: 415, TooLarge: 413, AlreadyExists: 409, UnknownDocument: 404}
 
 
 class AskRequest(BaseModel):
@@ -94,14 +76,10 @@ class Context:
         return self.libraries[kb]
 
 
-def fail(status: int, message: str) -> HTTPException:
-    return HTTPException(status_code=status, detail=message)
-
-
 def rejected(errors: list[Rejected]) -> JSONResponse:
-    """All refused files by name and reason, under the status of the first."""
-    status = REJECTED_STATUS.get(type(errors[0]), 400)
-    return JSONResponse(status_code=status, content={
+    """All refused files by name and reason, under the status of the first
+    (``qa.errors.HTTP_STATUS``)."""
+    return JSONResponse(status_code=http_status(errors[0]), content={
         "error": "; ".join(str(e) for e in errors),
         "rejected": [{"name": e.name, "reason": e.reason} for e in errors]})
 
@@ -117,22 +95,12 @@ def add_base_routes(api: FastAPI, prefix: str, one: Callable[..., str],
     @api.post(f"{prefix}/ask", tags=tags or ["questions"], responses=errors)
     def ask(body: AskRequest, kb: str = Depends(read_any)) -> dict[str, Any]:
         """The answer sentence, whether the corpus answers at all, and the cited passages."""
-        try:
-            return bases.ask(body.question, kb=kb, k=body.k, history=body.history).to_json()
-        except ValueError as exc:
-            raise fail(400, str(exc)) from None
+        return bases.ask(body.question, kb=kb, k=body.k, history=body.history).to_json()
 
     @api.post(f"{prefix}/search", tags=tags or ["questions"], responses=errors)
     def search(body: SearchRequest, kb: str = Depends(read_any)) -> dict[str, Any]:
         """The best passages, cited, without an answer sentence."""
-        from qa.store.base import IndexProblem
-
-        try:
-            passages = bases.passages(body.question, kb=kb, k=body.k, lexical=body.lexical)
-        except ValueError as exc:
-            raise fail(400, str(exc)) from None
-        except IndexProblem as exc:
-            raise fail(503, str(exc)) from None
+        passages = bases.passages(body.question, kb=kb, k=body.k, lexical=body.lexical)
         return {"question": body.question, "passages": [asdict(p) for p in passages]}
 
     @api.get(f"{prefix}/documents", tags=tags or ["documents"], responses=errors)
@@ -149,16 +117,7 @@ def add_base_routes(api: FastAPI, prefix: str, one: Callable[..., str],
                  kb: str = Depends(read_one)) -> dict[str, Any]:
         """One document's text (offsets as in citations) and, given ``start`` and ``end``,
         the cited span and the paragraph it is in. 404: no such document in this base."""
-        try:
-            return document_view(ctx.library(kb), name, start, end)
-        except OutsideRoot as exc:
-            raise fail(400, str(exc)) from None
-        except UnknownDocument as exc:
-            raise fail(404, str(exc)) from None
-        except Unreadable as exc:
-            raise fail(422, str(exc)) from None
-        except ValueError as exc:
-            raise fail(400, str(exc)) from None
+        return document_view(ctx.library(kb), name, start, end)
 
     @api.get(f"{prefix}/view/{{name:path}}", tags=tags or ["documents"], responses=errors,
              response_class=HTMLResponse)
@@ -177,34 +136,19 @@ def add_base_routes(api: FastAPI, prefix: str, one: Callable[..., str],
         """Add files to the base (all or none: a refused file is named with its reason and
         nothing is written). Rebuild afterwards, or let the next question do it."""
         if len(files) > MAX_FILES_PER_UPLOAD:
-            raise fail(400, f"{len(files)} files; at most {MAX_FILES_PER_UPLOAD} at once")
-        library = ctx.library(kb)
-        checked: list[Upload] = []
-        refused: list[Rejected] = []
-        for f in files:
-            try:
-                upload = library.check(f.filename, f.file, replace=replace)
-                if any(u.name == upload.name for u in checked):
-                    raise AlreadyExists(upload.name, "twice in this upload")
-                checked.append(upload)
-            except Rejected as exc:
-                refused.append(exc)
-        if refused:
-            return rejected(refused)
+            raise BadInput(f"{len(files)} files; at most {MAX_FILES_PER_UPLOAD} at once")
         try:
-            names = [library.write(u) for u in checked]
-        except Rejected as exc:
-            return rejected([exc])
-        return {"added": names, "replaced": [u.name for u in checked if u.replaces]}
+            added = ctx.library(kb).add_all([(f.filename, f.file) for f in files], replace)
+        except Refused as exc:
+            return rejected(exc.rejected)
+        return {"added": [u.name for u in added],
+                "replaced": [u.name for u in added if u.replaces]}
 
     @api.delete(f"{prefix}/documents/{{name:path}}", tags=tags or ["documents"],
                 dependencies=ctx.write, responses=errors)
     def delete(name: str, kb: str = Depends(one)) -> dict[str, Any]:
         """Delete one file of the base (it leaves the index at the next build)."""
-        try:
-            ctx.library(kb).delete(name)
-        except UnknownDocument as exc:
-            raise fail(404, str(exc)) from None
+        ctx.library(kb).delete(name)
         return {"deleted": name}
 
     @api.post(f"{prefix}/build", tags=tags or ["index"], dependencies=ctx.write,
@@ -212,13 +156,7 @@ def add_base_routes(api: FastAPI, prefix: str, one: Callable[..., str],
     def build(full: bool = False, kb: str = Depends(one)) -> dict[str, Any]:
         """Rebuild the base's index now (incrementally unless ``full``); questions keep being
         answered from the current index meanwhile. 409 while another build runs."""
-        from qa.store.embedded.builder import CorpusEmpty
-        from qa.store.embedded.generations import BuildBusy
-
-        try:
-            report = bases.engine(kb).build(full=full, wait=False)
-        except (BuildBusy, CorpusEmpty) as exc:
-            raise fail(409, str(exc)) from None
+        report = bases.engine(kb).build(full=full, wait=False)
         return {"report": report.to_json(), "summary": report.summary()}
 
     @api.post(f"{prefix}/feedback", tags=tags or ["feedback"], status_code=201,
@@ -227,12 +165,6 @@ def add_base_routes(api: FastAPI, prefix: str, one: Callable[..., str],
         """👍 or 👎 on an answer, optionally with the sentence that answers better
         (``better_span``) or ``not_in_documents``: one line of the base's
         ``corpus/.qa/feedback.jsonl`` (with the time; never a token)."""
-        settings = bases.settings_of(kb)
-        try:
-            question = clean_question(body.question, settings.max_question_chars)
-            record = feedback_record(question, body.generation, body.answer_span,
-                                     body.verdict, body.better_span, body.not_in_documents, kb)
-        except ValueError as exc:
-            raise fail(400, str(exc)) from None
-        append_feedback(settings.corpus_dir, record)
+        record_feedback(bases.settings_of(kb), body.question, body.generation,
+                        body.answer_span, body.verdict, body.better_span, body.not_in_documents)
         return {"recorded": True, "kb": kb}

@@ -17,6 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from qa.config import Settings
+from qa.errors import BadInput, Unavailable, Unprocessable
 from qa.ingest.chunking import paragraphs
 from qa.ingest.corpus import CorpusError, read_document
 from qa.serve.library import Library, Rejected, UnknownDocument, shown
@@ -31,7 +33,7 @@ class OutsideRoot(Rejected):
     """A document name that tries to leave the knowledge base's folder."""
 
 
-class Unreadable(Rejected):
+class Unreadable(Unprocessable, Rejected):
     """A document qa cannot read (it is skipped by the index too)."""
 
 
@@ -49,7 +51,7 @@ def check_document(library: Library, name: str) -> str:
 def document_view(library: Library, name: str, start: int | None = None,
                   end: int | None = None) -> dict[str, Any]:
     """The document ``name`` of ``library``: its text, and with ``start``/``end`` the span
-    ``text[start:end]`` and the paragraph that holds its start (``ValueError`` for offsets
+    ``text[start:end]`` and the paragraph that holds its start (``BadInput`` for offsets
     outside the text)."""
     check_document(library, name)
     try:
@@ -64,7 +66,7 @@ def document_view(library: Library, name: str, start: int | None = None,
     start = 0 if start is None else start
     end = len(text) if end is None else end
     if not 0 <= start <= end <= len(text):
-        raise ValueError(f"span {start}–{end} is outside the document (0–{len(text)})")
+        raise BadInput(f"span {start}–{end} is outside the document (0–{len(text)})")
     out["span"] = {"start": start, "end": end, "text": text[start:end],
                    "page": doc.page_at(start)}
     held = [p for p in paragraphs(text) if p.start <= start < p.end] or \
@@ -84,18 +86,18 @@ def _span(value: object, what: str) -> list[object] | None:
             and len(value[0]) <= 1000
             and all(isinstance(x, int) and not isinstance(x, bool) for x in value[1:])
             and 0 <= value[1] <= value[2]):  # type: ignore[operator]
-        raise ValueError(f"{what} must be [source, start, end] with 0 <= start <= end")
+        raise BadInput(f"{what} must be [source, start, end] with 0 <= start <= end")
     return list(value)
 
 
 def feedback_record(question: str, generation: str, answer_span: object, verdict: object,
                     better_span: object = None, not_in_documents: bool = False,
                     kb: str = "default") -> dict[str, Any]:
-    """The line ``append_feedback`` writes (``ValueError`` naming what is wrong)."""
+    """The line ``append_feedback`` writes (``BadInput`` naming what is wrong)."""
     if verdict not in VERDICTS:
-        raise ValueError(f"verdict must be 'up' or 'down', not {shown(verdict)!r}")
+        raise BadInput(f"verdict must be 'up' or 'down', not {shown(verdict)!r}")
     if better_span is not None and not_in_documents:
-        raise ValueError("give a better sentence or not_in_documents, not both")
+        raise BadInput("give a better sentence or not_in_documents, not both")
     return {"time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "kb": kb,
             "question": question, "generation": generation,
             "answer_span": _span(answer_span, "answer_span"), "verdict": verdict,
@@ -104,17 +106,36 @@ def feedback_record(question: str, generation: str, answer_span: object, verdict
 
 
 def append_feedback(corpus_dir: Path, record: dict[str, Any]) -> Path:
-    """Append ``record`` as one JSON line to ``corpus_dir/.qa/feedback.jsonl``."""
+    """Append ``record`` as one JSON line to ``corpus_dir/.qa/feedback.jsonl``
+    (``Unavailable`` naming the file when it cannot be written)."""
     path = corpus_dir / FEEDBACK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-    with _append_lock:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _append_lock:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+    except OSError as exc:
+        raise Unavailable(f"cannot write feedback to {path}: {exc.strerror or exc}") from None
     return path
+
+
+def record_feedback(settings: Settings, question: object, generation: str,
+                    answer_span: object, verdict: object, better_span: object = None,
+                    not_in_documents: bool = False) -> dict[str, Any]:
+    """The one way feedback is written (REST and the chat): the question cleaned, the record
+    checked (``BadInput`` naming what is wrong) and appended to the base's feedback file.
+    Returns the record."""
+    from qa.service import clean_question
+
+    record = feedback_record(clean_question(question, settings.max_question_chars),
+                             generation, answer_span, verdict, better_span, not_in_documents,
+                             settings.kb)
+    append_feedback(settings.corpus_dir, record)
+    return record
 
 
 def sentence_choices(passages: list[Any], kb: str, limit: int = 40) -> list[tuple[str, list[Any]]]:

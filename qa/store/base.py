@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from qa.config import Settings
+from qa.errors import Unavailable
 from qa.ingest.chunking import Chunk
 
 
-class IndexProblem(Exception):
+class IndexProblem(Unavailable):
     """The index on disk cannot be used as it is (the message says why); rebuild it."""
 
 
@@ -46,7 +47,7 @@ def index_text(chunk: Chunk) -> str:
     return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
 
 
-class StoreUnavailable(ConnectionError):
+class StoreUnavailable(Unavailable, ConnectionError):
     """The engine holding the index cannot be used now (down, unreachable, refusing the token,
     held by another process); the message names it. Nothing was changed."""
 

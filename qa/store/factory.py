@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qa.config import Settings
+from qa.errors import BadSetting
 from qa.store.embedded.generations import IndexStore
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ class EmbeddedBackend(IndexStore):
 
 
 def open_backend(settings: Settings) -> Backend:
-    """The backend ``settings.store`` names (``ValueError`` for a setting it cannot read)."""
+    """The backend ``settings.store`` names (``BadSetting`` for a setting it cannot read)."""
     kind = settings.store.strip()
     if kind in ("", "embedded"):
         return EmbeddedBackend(settings)
@@ -88,6 +89,6 @@ def open_backend(settings: Settings) -> Backend:
         from qa.store.milvus.backend import MilvusBackend
 
         return MilvusBackend(settings)
-    raise ValueError(f"QA_STORE={kind!r}: expected 'embedded', 'milvus://host:port', "
+    raise BadSetting(f"QA_STORE={kind!r}: expected 'embedded', 'milvus://host:port', "
                      "'milvus+https://host:port' or 'milvus-lite:PATH.db'")
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from qa.config import Settings
+from qa.errors import Conflict
 from qa.ingest import text as textmod
 from qa.ingest.chunking import Chunk, chunk_documents
 from qa.ingest.corpus import Corpus, Skipped, file_hashes, read_corpus
@@ -29,7 +30,7 @@ from qa.store.embedded.index import Index, read_manifest
 Progress = Callable[[str, int, int], None]
 
 
-class CorpusEmpty(RuntimeError):
+class CorpusEmpty(Conflict, RuntimeError):
     """Nothing in the corpus folder could be indexed; the previous index stays in place."""
 
 

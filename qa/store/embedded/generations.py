@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from qa.config import Settings
+from qa.errors import Busy
 from qa.store.base import IndexMissing, IndexProblem
 from qa.store.embedded.index import Index
 
@@ -26,7 +27,7 @@ LOCK = ".lock"
 KEEP = 2  # generations kept on disk: the current one and the one before it
 
 
-class BuildBusy(RuntimeError):
+class BuildBusy(Busy, RuntimeError):
     """Another build holds the lock and the caller chose not to wait."""
 
 

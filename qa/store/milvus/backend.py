@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from qa.config import Settings
+from qa.errors import BadSetting
 from qa.store.base import IndexCorrupt, IndexMissing, StoreUnavailable, check_compatible
 from qa.store.embedded.generations import hold_lock
 from qa.store.milvus.store import Collections, MilvusStore, call, quiet_pymilvus
@@ -62,7 +63,7 @@ def parse_target(store: str) -> Target:
         raw = store.removeprefix("milvus-lite:").strip()
         path = Path(raw).expanduser().resolve()
         if not raw or path.suffix != ".db":
-            raise ValueError(f"QA_STORE={store!r}: milvus-lite wants a path ending in .db")
+            raise BadSetting(f"QA_STORE={store!r}: milvus-lite wants a path ending in .db")
         return Target(str(path), f"milvus-lite:{path}", path)
     for scheme, http in (("milvus://", "http"), ("milvus+https://", "https")):
         if store.startswith(scheme):
@@ -72,10 +73,10 @@ def parse_target(store: str) -> Target:
             except ValueError:
                 port = None
             if not parts.hostname or port is None or parts.username or parts.password:
-                raise ValueError(f"QA_STORE={store!r}: expected {scheme}host:port (the token "
+                raise BadSetting(f"QA_STORE={store!r}: expected {scheme}host:port (the token "
                                  "goes in QA_MILVUS_TOKEN)")
             return Target(f"{http}://{parts.hostname}:{port}", f"{scheme}{parts.netloc}")
-    raise ValueError(f"QA_STORE={store!r}: expected milvus://host:port, "
+    raise BadSetting(f"QA_STORE={store!r}: expected milvus://host:port, "
                      "milvus+https://host:port or milvus-lite:PATH.db")
 
 
@@ -135,7 +136,7 @@ class MilvusBackend:
         self.target = parse_target(settings.store)
         self.prefix = settings.milvus_prefix
         if not self.prefix.replace("_", "a").isalnum() or not self.prefix[0].isalpha():
-            raise ValueError(f"QA_MILVUS_PREFIX={self.prefix!r}: letters, digits and _ only, "
+            raise BadSetting(f"QA_MILVUS_PREFIX={self.prefix!r}: letters, digits and _ only, "
                              "starting with a letter")
         self.meta = f"{self.prefix}_meta"
         self.aliases = Collections(f"{self.prefix}_chunks", f"{self.prefix}_sentences")

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from qa.errors import BadInput
 from qa.ingest.chunking import Chunk
 from qa.store.base import IndexCorrupt, IndexMismatch, SentenceKey, Store, StoreUnavailable
 
@@ -51,7 +52,7 @@ VECTOR_CACHE = 4_096
 T = TypeVar("T")
 
 
-class RecordTooLarge(ValueError):
+class RecordTooLarge(BadInput):
     """A chunk would not fit a Milvus VARCHAR field (the message names it and the setting)."""
 
 
