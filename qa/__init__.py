@@ -22,7 +22,7 @@ from qa.config import Settings
 if TYPE_CHECKING:
     from qa.bases import Bases
     from qa.service import QA
-    from qa.store.embedded.builder import BuildReport, Progress
+    from qa.store.base import BuildReport, Progress
 
 __all__ = ["QA", "Answer", "Passage", "Settings", "ask", "bases", "build", "default"]
 __version__ = "0.1.0"

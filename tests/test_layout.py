@@ -123,3 +123,14 @@ def test_every_package_says_what_it_is() -> None:
     for init in QA.rglob("__init__.py"):
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
         assert doc and len(doc) > 40, init
+
+
+def test_only_the_factory_names_the_embedded_store() -> None:
+    """Callers reach a store through the seam (``qa.store.base``, ``qa.store.factory``): no
+    module outside the embedded package and the factory names ``qa.store.embedded``, not even
+    in a docstring or a type-only import."""
+    embedded = QA / "store" / "embedded"
+    named = [str(p.relative_to(PROJECT_ROOT)) for p in QA.rglob("*.py")
+             if p != QA / "store" / "factory.py" and embedded not in p.parents
+             and "store.embedded" in p.read_text(encoding="utf-8")]
+    assert not named, named

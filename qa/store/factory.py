@@ -7,7 +7,7 @@ through, whatever engine holds the index.
   (Milvus Lite in this process): ``qa.store.milvus.backend.MilvusBackend``.
 
 A backend names the generation it serves (``current_name``, cheap: checked before every
-question), loads it as a ``qa.store.base.Store`` (``load``, raising ``qa.store.embedded.index.IndexProblem`` when it
+question), loads it as a ``qa.store.base.Store`` (``load``, raising ``qa.store.base.IndexProblem`` when it
 must be rebuilt), builds and publishes a new one (``build``) and keeps two builds from
 interleaving (``lock``). An engine that cannot be reached raises ``StoreUnavailable`` naming
 where it was looked for: nothing to rebuild, just nothing to answer from.
@@ -25,8 +25,7 @@ from qa.store.embedded.generations import IndexStore
 
 if TYPE_CHECKING:
     from qa.models.embedding import Embedder
-    from qa.store.base import Store
-    from qa.store.embedded.builder import BuildReport, Progress
+    from qa.store.base import BuildReport, Progress, Store
 
 
 class Backend(Protocol):

@@ -11,66 +11,28 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
 from qa.config import Settings
-from qa.errors import Conflict
 from qa.ingest import text as textmod
 from qa.ingest.chunking import Chunk, chunk_documents
-from qa.ingest.corpus import Corpus, Skipped, file_hashes, read_corpus
-from qa.models import passage_vectors
+from qa.ingest.corpus import Corpus, file_hashes
 from qa.models.embedding import Embedder
-from qa.store.base import IndexProblem, index_text
+from qa.store.base import (  # noqa: F401  (BuildReport, CorpusEmpty, Progress: names of before)
+    BuildReport,
+    CorpusEmpty,
+    IndexProblem,
+    Progress,
+    begin_report,
+    embed_chunks,
+    file_records,
+    index_text,
+    read_for_build,
+    up_to_date,
+)
 from qa.store.embedded.generations import IndexStore
 from qa.store.embedded.index import Index, read_manifest
-
-Progress = Callable[[str, int, int], None]
-
-
-class CorpusEmpty(Conflict, RuntimeError):
-    """Nothing in the corpus folder could be indexed; the previous index stays in place."""
-
-
-@dataclass
-class BuildReport:
-    """What a build did: file counts by change, chunk counts, skipped files, timing."""
-
-    generation: str
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    chunks: int = 0
-    embedded: int = 0
-    reused: int = 0
-    full: str = ""  # why the build was a full one ("" when incremental)
-    up_to_date: bool = False  # nothing changed: the current generation was kept
-    seconds: float = 0.0
-    #: the generation built (or kept), as loaded back to verify it
-    index: Index | None = field(default=None, repr=False, compare=False)
-
-    def to_json(self) -> dict[str, object]:
-        """The report as plain JSON values (the loaded index left out)."""
-        return {f.name: [asdict(s) for s in self.skipped] if f.name == "skipped"
-                else getattr(self, f.name) for f in fields(self) if f.name != "index"}
-
-    def summary(self) -> str:
-        kind = f"full build ({self.full})" if self.full else "incremental build"
-        if self.up_to_date:
-            kind = "index up to date"
-        lines = [
-            f"{kind}: {self.generation}",
-            f"files: {len(self.added)} added, {len(self.changed)} changed, "
-            f"{len(self.removed)} removed, {len(self.kept)} kept, {len(self.skipped)} skipped",
-            f"chunks: {self.chunks} ({self.embedded} embedded, {self.reused} reused) "
-            f"in {self.seconds:.2f} s",
-        ]
-        lines += [f"skipped {s}" for s in self.skipped]
-        return "\n".join(lines)
 
 
 def _previous(store: IndexStore) -> tuple[Index | None, str]:
@@ -91,20 +53,6 @@ def _previous_files(store: IndexStore, previous: Index | None) -> dict[str, dict
         return {}
 
 
-def _diff(report: BuildReport, old: dict[str, dict[str, object]], new: dict[str, str]) -> None:
-    """Sort the indexed files into added / changed / kept / removed against the previous index
-    (files it skipped count as not indexed)."""
-    indexed = {s: f["sha256"] for s, f in old.items() if "skipped" not in f}
-    for source, sha in sorted(new.items()):
-        if source not in indexed:
-            report.added.append(source)
-        elif indexed[source] != sha:
-            report.changed.append(source)
-        else:
-            report.kept.append(source)
-    report.removed = sorted(set(indexed) - set(new))
-
-
 def _caches(previous: Index | None, embedder: Embedder
             ) -> tuple[dict[str, np.ndarray], dict[str, tuple[list[str], list[str]]]]:
     vectors: dict[str, np.ndarray] = {}
@@ -120,34 +68,6 @@ def _caches(previous: Index | None, embedder: Embedder
             for s, e in c.sentences:
                 vectors[embedder.key(c.text[s - c.start : e - c.start])] = next(rows)
     return vectors, tokens
-
-
-def embed_chunks(settings: Settings, embedder: Embedder, chunks: list[Chunk],
-                 cache: dict[str, np.ndarray], progress: Callable[[int, int], None]
-                 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Passage and sentence vectors of ``chunks`` and how many passages needed the model:
-    texts found in ``cache`` (by ``text_key``) are reused, the rest embedded in one pass
-    (batched by length over all of them; ``progress`` in characters). With
-    ``passage_vectors=derived`` a passage's vector comes from its sentences' and heading's
-    (``qa.models.passage_vectors``) instead of a second pass of the model over its text."""
-    derived = passage_vectors.check_mode(settings.passage_vectors)
-    keys = [embedder.key(index_text(c)) for c in chunks]
-    new = [i for i, k in enumerate(keys) if k not in cache]
-    sentences = [t for c in chunks for t in passage_vectors.sentence_texts(c)]
-    extra = ([chunks[i].heading for i in new if chunks[i].heading] if derived
-             else [index_text(chunks[i]) for i in new])
-    found, _ = embedder.encode_cached(sentences + extra, cache, progress)
-    dim = found.shape[1] if found.size else embedder.dimension
-    sentence_vectors = found[: len(sentences)] if found.size else np.zeros((0, dim), np.float32)
-    if derived and new:
-        rows = np.cumsum([0] + [len(c.sentences) for c in chunks])
-        heading = lambda h: cache[embedder.key(h)]  # noqa: E731
-        for i in new:
-            cache[keys[i]] = passage_vectors.derive(
-                [chunks[i]], sentence_vectors[rows[i] : rows[i + 1]], heading)[0]
-    vectors = np.vstack([cache[k] for k in keys]).astype(np.float32) if keys \
-        else np.zeros((0, dim), dtype=np.float32)
-    return vectors, np.ascontiguousarray(sentence_vectors, dtype=np.float32), len(new)
 
 
 def build_index(settings: Settings, embedder: Embedder | None = None,
@@ -166,26 +86,13 @@ def build_index(settings: Settings, embedder: Embedder | None = None,
         if full:
             previous, why = None, "asked for"
         say("reading corpus", 0, 1)
-        hashes = file_hashes(settings.corpus_dir, settings.max_file_bytes)
-        if previous is not None and hashes == previous.files():
+        if previous is not None and file_hashes(settings.corpus_dir, settings.max_file_bytes) \
+                == previous.files():
             say("done", 1, 1)
-            report = BuildReport(generation=previous.generation, chunks=len(previous),
-                                 reused=len(previous), up_to_date=True, index=previous)
-            _diff(report, old_files, {s: f["sha256"] for s, f in old_files.items()
-                                      if "skipped" not in f})
-            report.skipped = [Skipped(s, str(f["skipped"])) for s, f in sorted(old_files.items())
-                              if "skipped" in f]
-            report.seconds = time.perf_counter() - started
-            return report
-        corpus = read_corpus(settings.corpus_dir, settings.max_file_bytes,
-                             progress=lambda d, t: say("reading corpus", d, t))
-        if not corpus.documents:
-            names = ", ".join(str(s) for s in corpus.skipped) or "no .txt/.md/.html/.pdf files"
-            raise CorpusEmpty(f"nothing to index in {settings.corpus_dir}: {names}; "
-                              "the previous index (if any) stays in place")
-        hashes.update(corpus.hashes())
-        report = BuildReport(generation="", skipped=corpus.skipped, full=why)
-        _diff(report, old_files, corpus.hashes())
+            return up_to_date(previous.generation, len(previous), old_files, started, previous)
+        corpus, hashes = read_for_build(settings, say,
+                                        "the previous index (if any) stays in place")
+        report = begin_report(corpus, old_files, why)
 
         say("chunking", 0, 1)
         chunks = _chunk(settings, corpus, previous)
@@ -207,7 +114,7 @@ def build_index(settings: Settings, embedder: Embedder | None = None,
             "generation": folder.name.removesuffix(".tmp"),
             "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "chunks": len(chunks),
-            "files": _file_records(corpus, hashes),
+            "files": file_records(corpus, hashes),
         }
         Index(manifest, chunks, vectors, words, bigrams, sentence_vectors).save(folder)
         # verify what was written before anyone can see it; the caller may serve this copy
@@ -248,12 +155,3 @@ def _tokens(embedder: Embedder, texts: list[str],
         words.append(w)
         bigrams.append(b)
     return words, bigrams
-
-
-def _file_records(corpus: Corpus, hashes: dict[str, str]) -> dict[str, dict[str, object]]:
-    """Manifest entry of every corpus file: hash, and encoding and size or why it was skipped."""
-    info: dict[str, dict[str, object]] = {
-        d.source: {"encoding": d.encoding, "chars": len(d.text)} for d in corpus.documents}
-    info.update({s.source: {"skipped": s.reason} for s in corpus.skipped})
-    return {s: {"sha256": sha, **info.get(s, {"skipped": "unreadable"})}
-            for s, sha in sorted(hashes.items())}

@@ -9,7 +9,6 @@ the next build. ``lock()`` (an ``flock`` on ``index/.lock``) keeps two builds fr
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import time
@@ -18,38 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from qa.config import Settings
-from qa.errors import Busy
-from qa.store.base import IndexMissing, IndexProblem
+from qa.store.base import BuildBusy, IndexMissing, IndexProblem, hold_lock  # noqa: F401
 from qa.store.embedded.index import Index
 
 POINTER = "CURRENT"
 LOCK = ".lock"
 KEEP = 2  # generations kept on disk: the current one and the one before it
-
-
-class BuildBusy(Busy, RuntimeError):
-    """Another build holds the lock and the caller chose not to wait."""
-
-
-@contextmanager
-def hold_lock(path: Path, wait: bool = True,
-              on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-    """Hold an ``flock`` on ``path`` (created with its folder); wait for it, or raise
-    ``BuildBusy`` when ``wait`` is False and another process or thread holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if not wait:
-                raise BuildBusy(f"another build holds {path}") from None
-            if on_wait:
-                on_wait()
-            fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 class IndexStore:

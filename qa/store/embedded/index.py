@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from qa.config import INDEX_FORMAT, Settings
 from qa.ingest import text as textmod
 from qa.ingest.chunking import Chunk
 from qa.ingest.corpus import sha256_file
-from qa.store.base import (
+from qa.store.base import (  # noqa: F401  (spot_check: its name of before)
     IndexCorrupt,
     IndexMismatch,
     IndexMissing,
@@ -32,6 +32,7 @@ from qa.store.base import (
     Store,
     check_compatible,
     index_text,
+    spot_check,
     top,
 )
 
@@ -295,44 +296,3 @@ def _read_records(folder: Path) -> tuple[list[Chunk], list[list[str]], list[list
             raise IndexCorrupt(f"{folder}: chunk {c.id} of {c.source} has offsets that do not "
                                "fit its text")
     return chunks, words, bigrams
-
-
-def spot_check(index: Store, encode: Callable[[Sequence[str]], np.ndarray],
-               samples: int = 4, min_cosine: float = 0.98) -> None:
-    """Re-embed a few chunks and sentences and compare them with the stored vectors, catching
-    what no checksum can see (vectors that do not belong to their chunk records, or that
-    another model made under the same name): ``IndexMismatch`` for a dimension change,
-    ``IndexCorrupt`` when a vector is off. Works on any store, through the seam; passage
-    vectors derived from sentences (``qa.models.passage_vectors``) are derived again from their parts
-    embedded now."""
-    from qa.models import passage_vectors
-
-    records = index.records()
-    n = len(records)
-    if not n:
-        return
-    chosen = [records[i] for i in sorted({round(i * (n - 1) / max(1, samples - 1))
-                                          for i in range(samples)})]
-    derived = index.manifest.get("passage_vectors") == "derived"
-    texts = [] if derived else [index_text(c) for c in chosen]
-    stored = list(index.chunk_vectors([c.id for c in chosen]))
-    spoken = [c for c in chosen[:2] if c.sentences]
-    for c, vectors in zip(spoken, index.sentence_vectors_of([c.id for c in spoken]),
-                          strict=True):
-        s, e = c.sentences[-1]
-        texts.append(c.text[s - c.start : e - c.start])
-        stored.append(vectors[len(c.sentences) - 1])
-    fresh = encode(texts)
-    if derived:
-        picked = passage_vectors.embed(chosen, encode)
-        fresh = np.vstack([picked, fresh]) if len(fresh) else picked
-    held = np.asarray(stored)
-    if fresh.shape[1] != held.shape[1]:
-        raise IndexMismatch(f"the model makes {fresh.shape[1]}-dimensional vectors, the index "
-                            f"holds {held.shape[1]}: rebuild needed")
-    cosines = np.sum(fresh * held, axis=1)
-    if float(cosines.min()) < min_cosine:
-        where = getattr(index, "path", None) or "the index"
-        raise IndexCorrupt(f"{where}: stored vectors do not match their chunks as the model "
-                           f"embeds them now (cosine {float(cosines.min()):.3f}): built by "
-                           "another model, or records and vectors mixed up")

@@ -30,13 +30,18 @@ from urllib.parse import urlsplit
 
 from qa.config import Settings
 from qa.errors import BadSetting
-from qa.store.base import IndexCorrupt, IndexMissing, StoreUnavailable, check_compatible
-from qa.store.embedded.generations import hold_lock
+from qa.store.base import (
+    IndexCorrupt,
+    IndexMissing,
+    StoreUnavailable,
+    check_compatible,
+    hold_lock,
+)
 from qa.store.milvus.store import Collections, MilvusStore, call, quiet_pymilvus
 
 if TYPE_CHECKING:
     from qa.models.embedding import Embedder
-    from qa.store.embedded.builder import BuildReport, Progress
+    from qa.store.base import BuildReport, Progress
 
 SETS = ("a", "b")
 #: seconds a request may take before the server counts as unreachable

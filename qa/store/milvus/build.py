@@ -3,7 +3,8 @@
 The set that is not served (``qa.store.milvus.backend``: sets a and b) still holds what it held when
 it was last served, and its own manifest says what that is. A build:
 
-1. reads and chunks the corpus (as ``qa.store.embedded.builder`` does) and checks every row fits Milvus;
+1. reads and chunks the corpus (``qa.store.base.read_for_build``, as every store's build does)
+   and checks every row fits Milvus;
 2. forgets the other set's manifest (from here on, a build that dies leaves that set "unknown",
    and the next build refills it; the served set is never touched);
 3. keeps that set when its settings, dimension and index kinds still hold, else drops and
@@ -28,16 +29,20 @@ import numpy as np
 
 from qa.ingest import text as textmod
 from qa.ingest.chunking import Chunk, chunk_documents
-from qa.ingest.corpus import Skipped, file_hashes, read_corpus
+from qa.ingest.corpus import file_hashes
 from qa.models.embedding import Embedder, text_key
-from qa.store.base import IndexCorrupt, IndexProblem, check_compatible, index_text
-from qa.store.embedded.builder import (
+from qa.store.base import (
     BuildReport,
-    CorpusEmpty,
+    IndexCorrupt,
+    IndexProblem,
     Progress,
-    _diff,
-    _file_records,
+    begin_report,
+    check_compatible,
     embed_chunks,
+    file_records,
+    index_text,
+    read_for_build,
+    up_to_date,
 )
 from qa.store.milvus.store import (
     BATCH,
@@ -169,17 +174,6 @@ def _delete_sources(backend: MilvusBackend, names: Collections, sources: list[st
                          filter=f"source in {json.dumps(sources[at : at + 100])}")
 
 
-def _up_to_date(serving: dict[str, Any], started: float) -> BuildReport:
-    old = dict(serving["files"])
-    report = BuildReport(generation=serving["generation"], chunks=serving["chunks"],
-                         reused=serving["chunks"], up_to_date=True)
-    _diff(report, old, {s: f["sha256"] for s, f in old.items() if "skipped" not in f})
-    report.skipped = [Skipped(s, str(f["skipped"])) for s, f in sorted(old.items())
-                      if "skipped" in f]
-    report.seconds = time.perf_counter() - started
-    return report
-
-
 def _usable(manifest: dict[str, Any] | None, backend: MilvusBackend) -> str:
     """Why ``manifest``'s set cannot serve as it is ("" when it can)."""
     if manifest is None:
@@ -207,26 +201,20 @@ def build_milvus(backend: MilvusBackend, embedder: Embedder, progress: Progress 
         serving = backend.read_manifest(active) if active else None
         why = "asked for" if full else _usable(serving, backend)
         say("reading corpus", 0, 1)
+        old_files = dict(serving["files"]) if serving else {}
         if not why and file_hashes(settings.corpus_dir, settings.max_file_bytes) \
-                == {s: f["sha256"] for s, f in serving["files"].items()}:  # type: ignore[index]
+                == {s: f["sha256"] for s, f in old_files.items()}:
             say("done", 1, 1)
-            return _up_to_date(serving, started)  # type: ignore[arg-type]
-        corpus = read_corpus(settings.corpus_dir, settings.max_file_bytes,
-                             progress=lambda d, t: say("reading corpus", d, t))
-        if not corpus.documents:
-            names = ", ".join(str(s) for s in corpus.skipped) or "no .txt/.md/.html/.pdf files"
-            raise CorpusEmpty(f"nothing to index in {settings.corpus_dir}: {names}; "
-                              "the index in Milvus stays as it is")
-        hashes = file_hashes(settings.corpus_dir, settings.max_file_bytes)
-        hashes.update(corpus.hashes())
-        report = BuildReport(generation="", skipped=corpus.skipped, full=why)
-        _diff(report, dict(serving["files"]) if serving else {}, corpus.hashes())
+            return up_to_date(serving["generation"], serving["chunks"],  # type: ignore[index]
+                              old_files, started)
+        corpus, hashes = read_for_build(settings, say, "the index in Milvus stays as it is")
+        report = begin_report(corpus, old_files, why)
         say("chunking", 0, 1)
         chunks = chunk_documents(corpus.documents, settings.chunk_size, settings.chunk_overlap)
         target = "b" if active == "a" else "a"
         manifest = _fill(backend, target, chunks, corpus.hashes(), embedder, report,
                          serving if not why else None, full, say)
-        manifest["files"] = _file_records(corpus, hashes)
+        manifest["files"] = file_records(corpus, hashes)
         say("switching", 0, 1)
         backend.write_manifest(target, manifest)
         backend.switch_to(target)
