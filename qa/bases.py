@@ -16,8 +16,9 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from qa.answer.answerer import Answer, Passage
 from qa.answer.merge import merge_answers, merge_passages
@@ -29,6 +30,7 @@ from qa.service import QA
 ALL = "*"
 #: A base's own settings, beside its glossary: ``{"read_token": "…"}``.
 KB_SETTINGS = Path(".qa") / "settings.json"
+T = TypeVar("T")
 
 
 class KbExists(Conflict, FileExistsError):
@@ -54,6 +56,7 @@ class Bases:
     def __init__(self, settings: Settings | None = None, default: QA | None = None) -> None:
         self.settings = default.settings if default else settings or Settings.from_env()
         self._engines: dict[str, QA] = {DEFAULT_KB: default} if default else {}
+        self._kept: dict[tuple[str, Callable[[Settings], Any]], Any] = {}
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
@@ -82,11 +85,20 @@ class Bases:
             engine = self._engines.get(name)
             if engine is None:
                 share = next(iter(self._engines.values()), None)
-                engine = QA(mine, embedder=share.embedder if share else None)
-                if share is not None and mine.reader != "none":
-                    engine._reader = share.reader  # the reader is loaded once, too
+                engine = QA(mine, embedder=share.embedder if share else None,  # loaded once
+                            reader=share.reader if share and mine.reader != "none" else None)
                 self._engines[name] = engine
             return engine
+
+    def kept(self, name: str, make: Callable[[Settings], T]) -> T:
+        """The one ``make(settings of base name)`` this process keeps, such as the base's
+        ``qa.serve.library.Library`` that the REST API and the app share: made on first use,
+        forgotten when the base is deleted (``BadKbName``, ``UnknownKb``)."""
+        mine = self.settings_of(name)
+        with self._lock:
+            if (name, make) not in self._kept:
+                self._kept[(name, make)] = make(mine)
+            return self._kept[(name, make)]  # type: ignore[no-any-return]
 
     def read_token(self, name: str) -> str:
         """The token reads of base ``name`` need: its own, else ``QA_READ_TOKEN`` ("": none)."""
@@ -143,7 +155,7 @@ class Bases:
         if name == DEFAULT_KB:
             raise BadKbName(f"knowledge base {name!r} cannot be deleted")
         mine = self.settings_of(name)
-        from qa.store.embedded.generations import BuildBusy
+        from qa.store.base import BuildBusy
         from qa.store.factory import open_backend
 
         folder = mine.corpus_dir.parent
@@ -155,4 +167,6 @@ class Bases:
             raise KbBusy(f"knowledge base {name!r}: {exc}") from None
         with self._lock:
             self._engines.pop(name, None)
+            for key in [k for k in self._kept if k[0] == name]:
+                del self._kept[key]
         shutil.rmtree(gone, ignore_errors=True)

@@ -21,7 +21,7 @@ from typing import Any
 from qa.answer import rankers as rankersmod
 from qa.answer.answerer import Answer, Answerer, Passage, make_passages
 from qa.config import DEFAULT_KB, Settings, UnknownKb, cos_range
-from qa.errors import BadInput, BadSetting
+from qa.errors import BadInput
 from qa.ingest import text as textmod
 from qa.ingest.corpus import file_hashes, stat_signature
 from qa.models.embedding import Embedder
@@ -29,10 +29,15 @@ from qa.search.bilingual import bridge
 from qa.search.followup import in_context, search_context
 from qa.search.glossary import CORPUS_GLOSSARY, Glossary
 from qa.search.retrieve import Hit, Query, Weights, make_query, search
-from qa.store.base import IndexProblem, Store
-from qa.store.embedded.builder import BuildReport, CorpusEmpty, Progress
-from qa.store.embedded.generations import BuildBusy
-from qa.store.embedded.index import spot_check
+from qa.store.base import (
+    BuildBusy,
+    BuildReport,
+    CorpusEmpty,
+    IndexProblem,
+    Progress,
+    Store,
+    spot_check,
+)
 from qa.store.factory import open_backend
 
 log = logging.getLogger("qa")
@@ -66,13 +71,15 @@ class QA:
     """Questions in, cited ``Answer``s out, over the index of one corpus folder."""
 
     def __init__(self, settings: Settings | None = None, weights: Weights = Weights(),
-                 embedder: Embedder | None = None) -> None:
+                 embedder: Embedder | None = None, reader: Any = None) -> None:
+        """``embedder`` and ``reader``: models already loaded (by another engine) to share;
+        by default each is made from ``settings`` (the reader on first use)."""
         self.settings = settings or Settings.from_env()
         self.weights = weights
         self.embedder = embedder or Embedder(self.settings)
         self.store = open_backend(self.settings)  # where the index lives (QA_STORE)
         self._knowledge: tuple[tuple[int, ...], Glossary, rankersmod.Rankers] | None = None
-        self._reader: Any = None
+        self._reader: Any = reader
         self._index: Store | None = None
         self._signature: dict[str, tuple[int, int]] | None = None
         self._lock = threading.RLock()  # guards _index and _signature
@@ -271,9 +278,6 @@ class QA:
 
             folder = default_folder() if self.settings.reader == "default" \
                 else Path(self.settings.reader)
-            if self.settings.reader_quantize not in ("int8", "none"):
-                raise BadSetting(f"QA_READER_QUANTIZE={self.settings.reader_quantize!r}: "
-                                 "expected int8 or none")
             self._reader = Reader(folder, threads=self.settings.thread_count,
                                   cache=self.settings.model_cache,
                                   fp32=self.settings.reader_quantize == "none")

@@ -164,10 +164,9 @@ def engine(settings: Settings, share: QA | None = None, weights: Weights = Weigh
     (so that many small corpora, or baselines beside qa, load each model once)."""
     from qa.service import QA
 
-    ours = QA(settings, weights=weights, embedder=share.embedder if share else None)
-    if share is not None and share.settings.reader == settings.reader:
-        ours._reader = share.reader  # the ONNX session, loaded once
-    return ours
+    shared = share is not None and share.settings.reader == settings.reader
+    return QA(settings, weights=weights, embedder=share.embedder if share else None,
+              reader=share.reader if shared else None)  # the ONNX session, loaded once
 
 
 def systems(settings: Settings, compare: bool, build: bool = False,

@@ -222,7 +222,7 @@ def create_api(engine: QA, bases: Bases | None = None) -> FastAPI:
     write = [Depends(writer)]
     errors: dict[int | str, dict[str, Any]] = {
         code: {"model": ErrorOut} for code in sorted({401, 403, *HTTP_STATUS.values()})}
-    ctx = Context(bases, {}, write, errors, reader)
+    ctx = Context(bases, write, errors, reader)
     add_base_routes(api, "/v1", default, default, ctx)
     add_base_routes(api, "/v1/kbs/{kb}", one, any_, ctx)
     read_default = reader(default)
@@ -253,7 +253,6 @@ def create_api(engine: QA, bases: Bases | None = None) -> FastAPI:
         """Delete a knowledge base, its files and its index ("default" cannot be deleted: 400;
         409 while it builds)."""
         bases.delete(kb)
-        ctx.libraries.pop(kb, None)
         return {"deleted": kb}
 
     return api

@@ -284,10 +284,10 @@ def main(settings: Settings | None = None) -> None:
     from qa.service import QA
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    engine = QA(settings or Settings.from_env())
-    try:
+    try:  # a bad QA_* value or QA_STORE fails here, naming the variable
+        engine = QA(settings or Settings.from_env())
         check_exposure(engine.settings)
-    except UnsafeExposure as exc:
+    except (QAError, UnsafeExposure) as exc:
         print(f"qa serve: {exc}", file=sys.stderr)
         sys.exit(2)
     engine.refresh()  # build or load the index before the first visitor

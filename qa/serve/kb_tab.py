@@ -35,25 +35,20 @@ NO_TOKEN = "**需要访问令牌：** 本服务设置了 QA_API_TOKEN，请在�
 
 
 class Libraries:
-    """One ``Library`` per knowledge base, made when first shown."""
+    """The ``Library`` of each knowledge base, as ``Bases`` keeps it for the whole process
+    (the REST API's too)."""
 
     def __init__(self, bases: Bases) -> None:
         self.bases = bases
-        self._made: dict[str, Library] = {}
 
     def __call__(self, name: str) -> Library:
-        if name not in self._made:
-            self._made[name] = Library(self.bases.settings_of(name))
-        return self._made[name]
+        return self.bases.kept(name, Library)
 
     def known(self, name: object) -> str:
         """``name`` when it is a base the app may show (else "default": a base deleted
         meanwhile, or one whose reads need a token)."""
         return name if isinstance(name, str) and name in public_names(self.bases) \
             else DEFAULT_KB
-
-    def forget(self, name: str) -> None:
-        self._made.pop(name, None)
 
 
 def _size(n: int | None) -> str:
@@ -181,8 +176,9 @@ def build_tab(engine: QA, bases: Bases) -> dict[str, Any]:
         kb["confirm"] = gr.Textbox(label="删除前再次输入所选知识库的名称", scale=2,
                                    elem_id="kb-confirm")
         kb["drop"] = gr.Button("删除知识库", variant="stop", scale=1, elem_id="kb-drop")
-    kb["index"] = gr.Markdown(index_line(Library(engine.settings)))
-    kb["table"] = gr.Dataframe(value=documents_table(Library(engine.settings)),
+    library = bases.kept(DEFAULT_KB, Library)
+    kb["index"] = gr.Markdown(index_line(library))
+    kb["table"] = gr.Dataframe(value=documents_table(library),
                                headers=TABLE_HEADERS, datatype=["str"] * 6, interactive=False,
                                wrap=True, label="文档", elem_id="kb-table",
                                column_widths=["26%", "9%", "9%", "7%", "13%", "36%"])
@@ -196,7 +192,7 @@ def build_tab(engine: QA, bases: Bases) -> dict[str, Any]:
                 kb["add"] = gr.Button("添加到知识库", variant="primary", scale=2)
         with gr.Column(scale=2):
             kb["choice"] = gr.Dropdown(label="选择要删除的文件",
-                                       choices=Library(engine.settings).names(), value=None)
+                                       choices=library.names(), value=None)
             kb["delete"] = gr.Button("删除所选文件", variant="stop")
             kb["token"] = gr.Textbox(label="访问令牌（QA_API_TOKEN）", type="password",
                                      visible=bool(engine.settings.api_token))
@@ -232,9 +228,7 @@ def wire_tab(engine: QA, bases: Bases, kb: dict[str, Any], outputs: list[Any],
         return (report, "", *page_state(made if made in bases.names() else DEFAULT_KB))
 
     def drop(name: str, typed: str, token: str) -> tuple:
-        report = delete_base(bases, name, typed, token, engine)
-        if name not in bases.names():
-            libraries.forget(name)
+        report = delete_base(bases, name, typed, token, engine)  # Bases forgets its Library
         return (report, "", *page_state(libraries.known(name)))
 
     status = kb["status"]

@@ -65,15 +65,13 @@ class Context:
     """What the endpoints of every base share (made by ``qa.serve.api.create_api``)."""
 
     bases: Bases
-    libraries: dict[str, Library]
     write: list[Any]  # the dependencies of a write endpoint
     errors: dict[int | str, dict[str, Any]]
     reader: Callable[[Callable[..., str]], Callable[..., str]]  # a base -> its read check
 
     def library(self, kb: str) -> Library:
-        if kb not in self.libraries:
-            self.libraries[kb] = Library(self.bases.settings_of(kb))
-        return self.libraries[kb]
+        """The base's ``Library``, the one the app's knowledge-base tab shows too."""
+        return self.bases.kept(kb, Library)
 
 
 def rejected(errors: list[Rejected]) -> JSONResponse:
