@@ -12,14 +12,16 @@ when it loads (README, "Performance").
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
 import site
 import sys
 import sysconfig
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Literal, get_args, get_origin, get_type_hints
 
 from qa.errors import BadInput, BadSetting, NotFound
 
@@ -127,34 +129,49 @@ def resolve_model(name: str) -> str:
     return name
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadSetting(f"{name}={raw!r} is not an integer") from None
-
-
-def _env_float(name: str, default: float | None) -> float | None:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise BadSetting(f"{name}={raw!r} is not a number") from None
-
-
 def _default_model_cache() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "qa" / "models"
 
 
-def _env_path(name: str, default: Path) -> Path:
-    raw = os.environ.get(name)
-    return Path(raw).expanduser().resolve() if raw else default
+#: The variables of the settings not named ``QA_`` + the field's name in capitals.
+ENV_NAMES = {"model": "QA_EMBED_MODEL", "server_name": "GRADIO_SERVER_NAME",
+             "server_port": "GRADIO_SERVER_PORT", "kb": None}
+#: The range of each whole-number setting.
+BOUNDS: dict[str, tuple[int, int]] = {
+    "chunk_size": (1, 1_000_000), "chunk_overlap": (0, 1_000_000),
+    "max_question_chars": (1, 10_000_000), "max_file_bytes": (1, 1 << 40),
+    "ann_threshold": (0, 1 << 40), "batch_size": (1, 100_000), "threads": (0, 4096),
+    "app_workers": (1, 4096), "server_port": (0, 65_535)}
+
+
+def env_name(field_name: str) -> str | None:
+    """The environment variable of a ``Settings`` field (None: set by code only)."""
+    return ENV_NAMES.get(field_name, "QA_" + field_name.upper())
+
+
+def _parse(name: str, raw: str, hint: object) -> object:
+    """The value of variable ``name`` as the field's type (``hint``) wants it."""
+    kinds = [a for a in get_args(hint) if a is not type(None)] or [hint]
+    kind = kinds[0] if get_origin(hint) is not Literal else Literal
+    if kind is Literal:
+        return raw.lower()
+    if kind is Path:
+        return Path(raw).expanduser().resolve()
+    if kind is bool:
+        return raw.lower() in {"1", "true", "yes"}
+    if kind in (int, float):
+        try:
+            return kind(raw)  # type: ignore[operator]
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise BadSetting(f"{name}={raw!r} is not {what}") from None
+    return raw
+
+
+@functools.cache
+def _hints() -> dict[str, object]:
+    return get_type_hints(Settings)
 
 
 @dataclass(frozen=True)
@@ -183,18 +200,18 @@ class Settings:
     reader: str = "default"
     #: "int8": the reader's int8 model (checked against its fp32 twin at load); "none": the fp32
     #: twin (slower; spans exactly the fp32 model's)
-    reader_quantize: str = "int8"
+    reader_quantize: Literal["int8", "none"] = "int8"
     #: Above this many chunks the dense index switches from exact to HNSW search.
     ann_threshold: int = 50_000
     batch_size: int = 32
     #: "none": plain fp32; "int8": dynamic int8 quantisation (on ONNX Runtime an int8 copy of
     #: the export, 3.5x faster; on torch its Linear layers); vectors then vary a little with
     #: the batch, so the load-time spot check is looser
-    embed_quantize: str = "int8"
+    embed_quantize: Literal["none", "int8"] = "int8"
     #: How a passage's vector is made: "derived" from its sentences' vectors (and its
     #: heading's), which are embedded anyway, so a build embeds the corpus once; "embedded":
     #: the passage embedded whole, as a second pass over the corpus
-    passage_vectors: str = "derived"
+    passage_vectors: Literal["derived", "embedded"] = "derived"
     #: Threads of the model runtimes (ONNX Runtime, e5's OpenMP engine, torch): 0, one per
     #: usable core; set once for the whole process
     threads: int = 0
@@ -203,7 +220,7 @@ class Settings:
     app_workers: int = 4
     #: "onnx": run the model with ONNX Runtime (exported once into ``model_cache``; same
     #: vectors, 2-3x faster, no torch import when serving); "torch": sentence-transformers.
-    embed_backend: str = "onnx"
+    embed_backend: Literal["onnx", "torch"] = "onnx"
     #: Where ONNX exports of models are kept (shared by every index; safe to delete).
     model_cache: Path = field(default_factory=_default_model_cache)
     #: Bearer token for the write endpoints of the REST API and the knowledge-base tab
@@ -229,44 +246,32 @@ class Settings:
     #: app is on loopback. A base's ``corpus/.qa/settings.json`` may set its own "read_token".
     read_token: str = field(default="", repr=False)
 
+    def __post_init__(self) -> None:
+        """Check every value as the settings are built (by ``from_env``, ``with_`` or by
+        hand): ``BadSetting`` naming the variable of the first one qa cannot use."""
+        hints = _hints()
+        for f in fields(self):
+            value, hint = getattr(self, f.name), hints[f.name]
+            if get_origin(hint) is Literal and value not in get_args(hint):
+                raise BadSetting(f"{env_name(f.name)}={value!r}: expected one of "
+                                 f"{', '.join(get_args(hint))}")
+            low, high = BOUNDS.get(f.name, (None, None))
+            if low is not None and not low <= value <= high:
+                raise BadSetting(f"{env_name(f.name)}={value!r}: expected a whole number "
+                                 f"from {low:,} to {high:,}")
+
     @classmethod
     def from_env(cls) -> Settings:
-        """Read every ``QA_*`` variable, falling back to the defaults above."""
-        d = cls()
-        model = os.environ.get("QA_EMBED_MODEL") or d.model
-        lower_raw = os.environ.get("QA_LOWERCASE", "").strip().lower()
-        lowercase = None if not lower_raw else lower_raw in {"1", "true", "yes"}
-        return cls(
-            corpus_dir=_env_path("QA_CORPUS_DIR", d.corpus_dir),
-            index_dir=_env_path("QA_INDEX_DIR", d.index_dir),
-            model=model,
-            lowercase=lowercase,
-            chunk_size=_env_int("QA_CHUNK_SIZE", d.chunk_size),
-            chunk_overlap=_env_int("QA_CHUNK_OVERLAP", d.chunk_overlap),
-            max_question_chars=_env_int("QA_MAX_QUESTION_CHARS", d.max_question_chars),
-            max_file_bytes=_env_int("QA_MAX_FILE_BYTES", d.max_file_bytes),
-            found_threshold=_env_float("QA_FOUND_THRESHOLD", d.found_threshold),
-            reader=os.environ.get("QA_READER", "").strip() or d.reader,
-            reader_quantize=os.environ.get("QA_READER_QUANTIZE", "").strip()
-            or d.reader_quantize,
-            ann_threshold=_env_int("QA_ANN_THRESHOLD", d.ann_threshold),
-            batch_size=_env_int("QA_BATCH_SIZE", d.batch_size),
-            embed_quantize=os.environ.get("QA_EMBED_QUANTIZE", "").strip() or d.embed_quantize,
-            passage_vectors=os.environ.get("QA_PASSAGE_VECTORS", "").strip()
-            or d.passage_vectors,
-            threads=_env_int("QA_THREADS", d.threads),
-            app_workers=_env_int("QA_APP_WORKERS", d.app_workers),
-            embed_backend=os.environ.get("QA_EMBED_BACKEND", "").strip() or d.embed_backend,
-            model_cache=_env_path("QA_MODEL_CACHE", d.model_cache),
-            api_token=os.environ.get("QA_API_TOKEN", "").strip(),
-            server_name=os.environ.get("GRADIO_SERVER_NAME", "").strip() or d.server_name,
-            server_port=_env_int("GRADIO_SERVER_PORT", d.server_port),
-            store=os.environ.get("QA_STORE", "").strip() or d.store,
-            milvus_token=os.environ.get("QA_MILVUS_TOKEN", "").strip(),
-            milvus_prefix=os.environ.get("QA_MILVUS_PREFIX", "").strip() or d.milvus_prefix,
-            kb_root=_env_path("QA_KB_ROOT", d.kb_root),
-            read_token=os.environ.get("QA_READ_TOKEN", "").strip(),
-        )
+        """Read every ``QA_*`` variable (``env_name``), falling back to the defaults above;
+        ``BadSetting`` naming the variable of a value qa cannot use."""
+        hints = _hints()
+        changes: dict[str, object] = {}
+        for f in fields(cls):
+            name = env_name(f.name)
+            raw = os.environ.get(name, "").strip() if name else ""
+            if raw:
+                changes[f.name] = _parse(name, raw, hints[f.name])  # type: ignore[arg-type]
+        return cls(**changes)  # type: ignore[arg-type]
 
     def for_kb(self, name: str) -> Settings:
         """The settings of knowledge base ``name`` (``BadKbName`` unless it is a plain name),
