@@ -56,27 +56,15 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_answer(answer) -> str:  # type: ignore[no-untyped-def]
-    """The answer sentence (bold, its short answer marked, on a terminal), the short answer on
-    a line of its own, then the cited passages."""
-    from qa.serve.chat import ANSI, PLAIN, highlighted
-
-    head = highlighted(answer, ANSI if sys.stdout.isatty() else PLAIN) if answer.found \
-        else answer.text
-    lines = [head, *([f"  答案：{answer.short}"] if answer.found and answer.short else []), ""]
-    for p in answer.passages:
-        lines.append(f"{p.citation} · 分数 {p.score:.3f}")
-        lines.append(f"    {p.text}")
-    return "\n".join(lines)
-
-
 def cmd_ask(args: argparse.Namespace) -> int:
     bases = _bases(args.kb)
     answer = bases.ask(args.question, kb=args.kb, k=args.k, history=args.history or None)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
     else:
-        print(format_answer(answer))
+        from qa.serve.chat import ANSI, PLAIN, format_report
+
+        print(format_report(answer, ANSI if sys.stdout.isatty() else PLAIN))
     return 0
 
 

@@ -71,3 +71,22 @@ def test_no_module_sets_another_objects_reader() -> None:
                         isinstance(t.value, ast.Name) and t.value.id == "self"):
                     found.append(f"{path.name}:{node.lineno}")
     assert not found, found
+
+
+def test_a_chunk_gives_its_sentences_and_an_answer_finds_itself_in_a_passage() -> None:
+    from qa.answer.answerer import Answer, Passage
+    from qa.ingest.chunking import Chunk
+
+    text = "第一句。第二句说了答案。"
+    c = Chunk(id=0, source="d.txt", start=10, end=10 + len(text), text=text, paragraph=1,
+              kind="body", sentences=((10, 14), (14, 10 + len(text))))
+    assert c.sentence_texts() == ["第一句。", "第二句说了答案。"]
+    assert c.sentence_text(-1) == "第二句说了答案。" and c.span_text(14, 17) == "第二句"
+    p = Passage(text=text, source="d.txt", start=10, end=10 + len(text), score=0.5, citation="[1]",
+                paragraph=1)
+    answer = Answer(question="?", found=True, text="第二句说了答案。", confidence=0.9,
+                    passages=[p], span=("d.txt", 14, 10 + len(text)))
+    assert answer.span_in(p) == (4, len(text))
+    assert answer.span_in(Passage(text=text, source="e.txt", start=10, end=10 + len(text),
+                                  score=0.5, citation="[1]", paragraph=1)) is None
+    assert Answer(question="?", found=False, text="", confidence=0.0).span_in(p) is None

@@ -79,6 +79,16 @@ class Answer:
         """Whether ``short`` is a yes/no verdict rather than a phrase of ``text``."""
         return self.short in VERDICTS and self.short_span is None
 
+    def span_in(self, passage: Passage) -> tuple[int, int] | None:
+        """Where the answer sentence sits in ``passage.text`` (offsets into it), or None when
+        it is not inside that passage."""
+        if not self.span:
+            return None
+        source, start, end = self.span
+        if source != passage.source or not passage.start <= start <= end <= passage.end:
+            return None
+        return start - passage.start, end - passage.start
+
     def to_json(self) -> dict[str, object]:
         d = asdict(self)
         d["span"] = list(self.span) if self.span else None

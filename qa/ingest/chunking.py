@@ -49,6 +49,18 @@ class Chunk:
     page: int | None = None
     sentences: tuple[tuple[int, int], ...] = ()  # absolute (start, end) of each sentence
 
+    def span_text(self, start: int, end: int) -> str:
+        """The text of the file span ``start``–``end`` (absolute offsets) inside this chunk."""
+        return self.text[start - self.start : end - self.start]
+
+    def sentence_text(self, place: int) -> str:
+        """The text of the chunk's sentence at ``place`` (0-based)."""
+        return self.span_text(*self.sentences[place])
+
+    def sentence_texts(self) -> list[str]:
+        """The texts of the chunk's sentences, in order."""
+        return [self.span_text(s, e) for s, e in self.sentences]
+
     def to_json(self) -> dict[str, object]:
         d = asdict(self)
         d["sentences"] = [list(s) for s in self.sentences]

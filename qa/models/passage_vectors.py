@@ -31,7 +31,7 @@ def check_mode(mode: str) -> bool:
 
 def sentence_texts(chunk: Chunk) -> list[str]:
     """The texts of ``chunk``'s sentences, in order."""
-    return [chunk.text[s - chunk.start : e - chunk.start] for s, e in chunk.sentences]
+    return chunk.sentence_texts()
 
 
 def parts(chunk: Chunk) -> list[str]:

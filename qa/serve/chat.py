@@ -50,8 +50,7 @@ def _located(answer: Answer) -> str:
     if not answer.span:
         return ""
     source, start, end = answer.span
-    p = next((p for p in answer.passages
-              if p.source == source and p.start <= start and end <= p.end), None)
+    p = next((p for p in answer.passages if answer.span_in(p) is not None), None)
     paragraph = f" · 第{p.paragraph}段" if p else ""
     page = f" · 第{p.page}页" if p and p.page else ""
     return f"{source}{page}{paragraph} · 字符 {start}–{end}"
@@ -78,6 +77,14 @@ def format_answer(answer: Answer, style: Style = ANSI) -> str:
             f"置信度 {answer.confidence:.2f}（/sources 查看出处）{style.reset}")
 
 
+def format_report(answer: Answer, style: Style = ANSI) -> str:
+    """An answer as ``qa ask`` prints it: the sentence (bold, its short answer marked), the
+    short answer on a line of its own, then every cited passage (``format_sources``)."""
+    head = highlighted(answer, style) if answer.found else answer.text
+    short = [f"  答案：{answer.short}"] if answer.found and answer.short else []
+    return "\n".join([head, *short, "", format_sources(answer, style)])
+
+
 def format_line(answer: Answer) -> str:
     """An answer as one plain line: the sentence and ``[where it is]``, or the refusal."""
     text = " ".join(answer.text.split())
@@ -89,9 +96,9 @@ def format_sources(answer: Answer, style: Style = ANSI) -> str:
     out = []
     for p in answer.passages:
         body = p.text
-        if answer.span and answer.span[0] == p.source and p.start <= answer.span[1] \
-                and answer.span[2] <= p.end:
-            s, e = answer.span[1] - p.start, answer.span[2] - p.start
+        where = answer.span_in(p)
+        if where is not None:
+            s, e = where
             body = body[:s] + style.bold + body[s:e] + style.reset + body[e:]
         out.append(f"{style.bold}{p.citation}{style.reset} · 分数 {p.score:.3f}")
         out.append("    " + body.replace("\n", "\n    "))

@@ -66,11 +66,7 @@ def answer_sentence_html(answer: Answer) -> str:
 
 def answer_passage(answer: Answer) -> Passage | None:
     """The passage holding the answer sentence, if it is among the answer's passages."""
-    if not answer.span:
-        return None
-    source, start, end = answer.span
-    return next((p for p in answer.passages
-                 if p.source == source and p.start <= start and end <= p.end), None)
+    return next((p for p in answer.passages if answer.span_in(p) is not None), None)
 
 
 def view_url(kb: str, source: str, start: int, end: int) -> str:
@@ -114,19 +110,15 @@ def sources_title(answer: Answer) -> str:
 
 def _passage_body(answer: Answer, p: Passage) -> str:
     """A passage, escaped, with the answer sentence highlighted when it lies inside it."""
-    if answer.span and answer.span[0] == p.source and p.start <= answer.span[1] \
-            and answer.span[2] <= p.end:
-        return _marked(p.text, answer.span[1] - p.start, answer.span[2] - p.start)
-    return escape(p.text)
+    where = answer.span_in(p)
+    return _marked(p.text, *where) if where is not None else escape(p.text)
 
 
 def _target(answer: Answer, p: Passage) -> tuple[int, int]:
     """What a passage's citation link marks: the answer sentence when it is in the passage,
     else the whole passage."""
-    if answer.span and answer.span[0] == p.source and p.start <= answer.span[1] \
-            and answer.span[2] <= p.end:
-        return answer.span[1], answer.span[2]
-    return p.start, p.end
+    where = answer.span_in(p)
+    return (p.start + where[0], p.start + where[1]) if where is not None else (p.start, p.end)
 
 
 def sources_markdown(answer: Answer, links: bool = False) -> str:

@@ -356,8 +356,7 @@ def spot_check(index: Store, encode: Callable[[Sequence[str]], np.ndarray],
     spoken = [c for c in chosen[:2] if c.sentences]
     for c, vectors in zip(spoken, index.sentence_vectors_of([c.id for c in spoken]),
                           strict=True):
-        s, e = c.sentences[-1]
-        texts.append(c.text[s - c.start : e - c.start])
+        texts.append(c.sentence_text(-1))
         stored.append(vectors[len(c.sentences) - 1])
     fresh = encode(texts)
     if derived:

@@ -66,7 +66,7 @@ def _caches(previous: Index | None, embedder: Embedder
         rows = iter(previous.sentence_vectors)
         for c in previous.chunks:
             for s, e in c.sentences:
-                vectors[embedder.key(c.text[s - c.start : e - c.start])] = next(rows)
+                vectors[embedder.key(c.span_text(s, e))] = next(rows)
     return vectors, tokens
 
 

@@ -107,7 +107,7 @@ class Index(Store):
                 self.bm25_bigrams = _bm25(self.bigrams)
             if self.bm25_sentences is None:
                 #: BM25 over single sentences (bigrams): the "retrieve small" lexical signal
-                self.bm25_sentences = _bm25([textmod.bigrams(c.text[s - c.start : e - c.start])
+                self.bm25_sentences = _bm25([textmod.bigrams(c.span_text(s, e))
                                              for c in self.chunks for s, e in c.sentences])
         return self
 

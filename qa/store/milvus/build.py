@@ -62,10 +62,6 @@ if TYPE_CHECKING:
 HNSW = {"M": 32, "efConstruction": 80}  # as the embedded index's FAISS HNSW
 
 
-def _sentence_texts(c: Chunk) -> list[str]:
-    return [c.text[s - c.start : e - c.start] for s, e in c.sentences]
-
-
 def create_set(backend: MilvusBackend, which: str, dimension: int,
                kinds: dict[str, str]) -> None:
     """(Re)create the collections of set ``which``, empty, indexed and loaded."""
@@ -144,7 +140,7 @@ def _rows(chunks: list[Chunk], embedder: Embedder
             "bigrams": check_fits(f"the bigrams of {where}", token_text(textmod.bigrams(text)))})
         if len(c.sentences) > SLOTS:
             raise RecordTooLarge(f"{where} has {len(c.sentences)} sentences; at most {SLOTS}")
-        for place, sentence in enumerate(_sentence_texts(c)):
+        for place, sentence in enumerate(c.sentence_texts()):
             sentence_rows.append({
                 "id": c.id * SLOTS + place, "chunk": c.id, "source": c.source,
                 "key": text_key(embedder.prepare(sentence)),
@@ -265,7 +261,7 @@ def _embed(backend: MilvusBackend, plan: Plan, embedder: Embedder, serving: str 
     """Vectors of the fresh chunks and of their sentences, and how many chunks were embedded
     (the others' vectors come from the served set ``serving`` or the target, by text hash)."""
     texts = [index_text(c) for c in plan.fresh]
-    sentence_texts = [s for c in plan.fresh for s in _sentence_texts(c)]
+    sentence_texts = [s for c in plan.fresh for s in c.sentence_texts()]
     cache: dict[str, np.ndarray] = {}
     if not full:
         sets = [backend.names(s) for s in ([serving] if serving else [])
