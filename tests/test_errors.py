@@ -118,6 +118,19 @@ def test_the_chat_says_a_store_that_is_down(tmp_path: Path) -> None:
     assert "无法回答这个问题" in chat[-1]["content"]
 
 
+def test_the_knowledge_base_tab_shows_a_store_that_is_down(tmp_path: Path) -> None:
+    from qa.serve.kb_tab import documents_table, index_line
+    from qa.serve.library import Library
+
+    settings = make_settings(tmp_path, store=DOWN)
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("一句话。", encoding="utf-8")
+    library = Library(settings)
+    assert "知识库暂时不可用" in index_line(library)
+    [row] = documents_table(library)
+    assert row[0] == "a.txt" and "cannot reach Milvus" in row[5]
+
+
 def test_qa_chat_goes_on_when_the_store_is_down(tmp_path: Path) -> None:
     (tmp_path / "corpus").mkdir()
     env = qa_env(tmp_path) | {"QA_STORE": DOWN}

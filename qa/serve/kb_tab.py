@@ -20,7 +20,7 @@ import gradio as gr
 
 from qa.bases import ALL, Bases
 from qa.config import DEFAULT_KB
-from qa.errors import QAError
+from qa.errors import QAError, title
 from qa.serve.api import authorized
 from qa.serve.library import Library, Refused, Rejected
 from qa.serve.render import escape
@@ -59,16 +59,24 @@ def _size(n: int | None) -> str:
 
 
 def documents_table(library: Library) -> list[list[str]]:
-    """One row per document: name, size, encoding, paragraphs, status, reason."""
+    """One row per document: name, size, encoding, paragraphs, status, reason (with the index
+    out of reach: every file, its status unknown and why)."""
+    try:
+        documents = library.documents()
+    except QAError as exc:  # the store is down: the files are still there
+        return [[name, "—", "—", "—", "—", f"{title(exc)}：{exc}"] for name in library.names()]
     return [[d.name, _size(d.size), d.encoding or "—",
              "—" if d.paragraphs is None else str(d.paragraphs),
              STATUS_LABELS.get(d.status, d.status), d.reason]
-            for d in library.documents()]
+            for d in documents]
 
 
 def index_line(library: Library) -> str:
-    info = library.index_info()
     base = f"**知识库：** {escape(library.settings.kb)} · "
+    try:
+        info = library.index_info()
+    except QAError as exc:  # the store is down
+        return base + f"**索引：** {escape(title(exc))}：{escape(str(exc))}"
     if not info["generation"]:
         return base + "**索引：** 尚未建立"
     built = str(info["built_at"] or "").replace("T", " ").replace("+00:00", " UTC")
