@@ -138,3 +138,19 @@ def test_qa_chat_goes_on_when_the_store_is_down(tmp_path: Path) -> None:
                           env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.count("知识库暂时不可用") == 2 and DOWN in done.stderr
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["eval", "--squad", "/nonexistent/set.json"], "not a SQuAD-format file"),
+    (["eval", "--questions", "/nonexistent/q.jsonl"], "no such question file"),
+    (["eval", "--feedback", "/nonexistent/f.jsonl"], "no such feedback file"),
+    (["ask", "谁?", "--kb", "nope"], "no knowledge base 'nope'"),
+    (["search", "谁?", "--kb", "a/b"], "knowledge base name 'a/b'"),
+])
+def test_the_command_says_bad_input_in_one_line(tmp_path: Path, argv: list[str],
+                                                says: str) -> None:
+    (tmp_path / "corpus").mkdir()
+    done = subprocess.run([sys.executable, "-m", "qa", *argv], env=qa_env(tmp_path),
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and f"qa {argv[0]}: " in done.stderr, done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr

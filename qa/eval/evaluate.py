@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from qa.answer.answerer import Answer
 from qa.config import PROJECT_ROOT, Settings
+from qa.errors import BadInput
 from qa.ingest.corpus import read_corpus
 from qa.search.retrieve import Weights
 
@@ -67,6 +68,9 @@ class Scores:
 
 
 def load_questions(path: Path, split: str = "all") -> list[dict]:  # type: ignore[type-arg]
+    """The questions of a JSONL file (``BadInput`` naming it when there is none)."""
+    if not Path(path).is_file():
+        raise BadInput(f"{path}: no such question file (qa eval --questions FILE)")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip()]
     return [r for r in rows if split == "all" or r.get("split") == split]

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.errors import BadInput
+
 #: the share of articles whose questions are only reported, never fitted on
 REPORT_SHARE = 0.3
 SPLITS = ("fit", "report", "all")
@@ -81,7 +83,7 @@ def _slug(title: str) -> str:
 
 
 def load_squad(path: Path) -> list[Article]:
-    """The articles of a SQuAD-format file; ``ValueError`` naming the file if it is not one."""
+    """The articles of a SQuAD-format file; ``BadInput`` naming the file if it is not one."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
         articles = []
@@ -102,7 +104,7 @@ def load_squad(path: Path) -> list[Article]:
                         yes_no=yes_no if yes_no in YES_NO else None))
             articles.append(Article(n, title, tuple(paragraphs), tuple(questions), source))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: not a SQuAD-format file ({type(exc).__name__}: {exc})"
+        raise BadInput(f"{path}: not a SQuAD-format file ({type(exc).__name__}: {exc})"
                          ) from None
     return articles
 
@@ -112,7 +114,7 @@ def choose(articles: list[Article], split: str = "all", limit: int | None = None
     """The articles of ``split`` ("fit", "report" or "all"), at most ``limit`` of them spread
     evenly over the file."""
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+        raise BadInput(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     picked = [a for a in articles if split == "all" or a.split == split]
     if limit is not None and 0 < limit < len(picked):
         step = len(picked) / limit
