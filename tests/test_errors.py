@@ -154,3 +154,14 @@ def test_the_command_says_bad_input_in_one_line(tmp_path: Path, argv: list[str],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and f"qa {argv[0]}: " in done.stderr, done.stderr
     assert says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_index_folder_that_cannot_be_written_is_said_plainly(tmp_path: Path) -> None:
+    """``QA_INDEX_DIR`` naming a file: ``qa build`` says where it could not write (exit 1)."""
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("一句话。\n", encoding="utf-8")
+    (tmp_path / "index").write_text("not a folder", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "qa", "build"], env=qa_env(tmp_path),
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"qa build: cannot write the index in {tmp_path / 'index'}" in done.stderr

@@ -20,7 +20,8 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qa.config import Settings
-from qa.errors import BadSetting
+from qa.errors import BadSetting, QAError
+from qa.store.base import StoreUnavailable
 from qa.store.embedded.generations import IndexStore
 
 if TYPE_CHECKING:
@@ -76,7 +77,14 @@ class EmbeddedBackend(IndexStore):
               full: bool = False) -> BuildReport:
         from qa.store.embedded.builder import build_index
 
-        return build_index(self.settings, embedder, progress, wait=wait, full=full)
+        try:
+            return build_index(self.settings, embedder, progress, wait=wait, full=full)
+        except QAError:
+            raise
+        except OSError as exc:  # the folder cannot be written: said as the store's trouble
+            raise StoreUnavailable(f"cannot write the index in {self.root}: "
+                                   f"{exc.strerror or exc}"
+                                   f"{f' ({exc.filename})' if exc.filename else ''}") from None
 
 
 def open_backend(settings: Settings) -> Backend:
