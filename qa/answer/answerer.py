@@ -140,6 +140,8 @@ class Answerer:
             for c, (_, w0, _), r in zip(ranked, windows, readings, strict=True):
                 c.scores["margin"] = r.margin if math.isfinite(r.margin) else -20.0
                 c.scores["short_start"], c.scores["short_end"] = w0 + r.start, w0 + r.end
+                if r.kinds is not None:  # a reader with a yes/no head (format 2)
+                    c.scores["p_yes"], c.scores["p_no"] = r.kinds[1], r.kinds[2]
         for c in ranked:
             c.scores["final"] = self.rankers.final.score(
                 {"sentence": c.scores["sentence"], "margin": c.scores.get("margin", 0.0)})
@@ -173,12 +175,20 @@ class Answerer:
             answer.text, answer.span = best.text, (source, *best.span)
             short = self.short(question, best, self.rankers.short_margin)
             if asks_yes_no(question):  # the sentence is the evidence, the answer 是 or 否
-                answer.short = verdict(question, best.text)
+                answer.short = self.verdict(question, best)
             elif short is not None:
                 c = best.hit.chunk
                 answer.short = c.text[short[0] - c.start : short[1] - c.start]
                 answer.short_span = (source, *short)
         return answer
+
+    @staticmethod
+    def verdict(question: str, best: Candidate) -> str:
+        """是 or 否 for a yes/no question answered by ``best``: by the reader's yes/no head
+        when it has one, else by negation words near the question's words."""
+        if "p_yes" in best.scores:
+            return VERDICTS[0] if best.scores["p_yes"] >= best.scores["p_no"] else VERDICTS[1]
+        return verdict(question, best.text)
 
     def short(self, question: str, best: Candidate, floor: float) -> tuple[int, int] | None:
         """The short answer's absolute (start, end) in ``best``: the reader's span when its
