@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import re
 import zipfile
@@ -26,8 +27,8 @@ from qa.ingest.office import library_error, open_package
 from qa.ingest.tables import column_names, header_rows, is_total, record
 from qa.ingest.units import Converted, ReadContext, TextBuilder
 
-_SHEET = re.compile(rb'<(?:\w+:)?sheet\b[^>]*?name="([^"]*)"[^>]*?(?:r:)?id="([^"]*)"')
-_REL = re.compile(rb'<Relationship\b[^>]*?Id="([^"]*)"[^>]*?Target="([^"]*)"')
+_SHEET = re.compile(rb"<(?:\w+:)?sheet\b[^>]*>")
+_REL = re.compile(rb"<(?:\w+:)?Relationship\b[^>]*>")
 _ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>]")
 
 
@@ -83,9 +84,10 @@ def _row_counts(package: zipfile.ZipFile) -> list[tuple[str, int]]:
         rels = package.read("xl/_rels/workbook.xml.rels")
     except KeyError:
         return []
-    targets = {rid: target.decode() for rid, target in _REL.findall(rels)}
+    targets = {_attr(tag, b"Id"): _attr(tag, b"Target") for tag in _REL.findall(rels)}
     out = []
-    for name, rid in _SHEET.findall(book):
+    for tag in _SHEET.findall(book):
+        name, rid = html.unescape(_attr(tag, b"name")), _attr(tag, b"(?:\\w+:)?id")
         target = targets.get(rid, "").lstrip("/")
         part = target if target.startswith("xl/") else f"xl/{target}"
         if part not in package.namelist():
@@ -95,8 +97,14 @@ def _row_counts(package: zipfile.ZipFile) -> list[tuple[str, int]]:
             for block in iter(lambda f=f: f.read(1 << 20), b""):
                 rows += len(_ROW_TAG.findall(tail + block)) - len(_ROW_TAG.findall(tail))
                 tail = block[-16:]
-        out.append((name.decode("utf-8", "replace"), rows))
+        out.append((name, rows))
     return out
+
+
+def _attr(tag: bytes, name: bytes) -> str:
+    """The value of attribute ``name`` (a regular expression) in an XML start tag."""
+    m = re.search(rb"\s" + name + rb'="([^"]*)"', tag)
+    return m.group(1).decode("utf-8", "replace") if m else ""
 
 
 def _sheet_rows(ws: Any) -> list[tuple[int, list[str]]]:
