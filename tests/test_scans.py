@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.config import Settings
 from qa.ingest.chunking import chunk_document
 from qa.ingest.corpus import OCR_CACHE, read_corpus, read_document
 
@@ -74,3 +75,25 @@ def test_a_second_read_runs_no_ocr(corpus: Path) -> None:
         path.unlink()
     read_corpus(corpus, page_progress=lambda s, d, t: seen.append((s, d, t)))
     assert ("news-launch-mixed.pdf", 1, 1) in seen and ("policy-leave-scan.png", 1, 1) in seen
+
+
+def test_the_document_view_shows_the_scanned_page_with_the_line_boxed(corpus: Path,
+                                                                     tmp_path: Path) -> None:
+    from qa.serve.docpage import PAGE_HEADERS, document_page
+    from qa.serve.library import Library
+    from qa.serve.viewer import document_view
+
+    library = Library(Settings(corpus_dir=corpus, index_dir=tmp_path / "index"))
+    doc = read_document(corpus, "news-launch-mixed.pdf", 10**8)
+    line = doc.regions[3]
+    view = document_view(library, "news-launch-mixed.pdf", line.start, line.end)
+    assert view["span"]["text"] == doc.text[line.start:line.end]
+    assert view["span"]["page"] == 2 and view["span"]["place"].startswith("第2页 区域 ")
+    image = view["page_image"]
+    assert image["page"] == 2 and image["box"] == list(line.box)
+    assert image["src"].startswith("data:image/jpeg;base64,/9j/")
+    page = document_page(view)
+    assert '<figure><img alt="第2页扫描图" src="data:image/jpeg;base64,' in page
+    assert "img-src data:" in PAGE_HEADERS["Content-Security-Policy"]
+    text_view = document_view(library, "news-launch-mixed.pdf", 0, 10)  # the text page
+    assert "page_image" not in text_view and text_view["span"]["place"] is None

@@ -217,3 +217,35 @@ def _needs_space(before: str, after: str) -> bool:
     """Whether two wrapped lines are joined by a space: Latin words are, CJK and digits not."""
     latin = before.isascii() and before.isalnum() and after.isascii() and after.isalnum()
     return latin and not (before.isdigit() and after.isdigit())
+
+
+def page_picture(data: bytes, suffix: str, page: int,
+                 box: tuple[float, float, float, float] | None = None,
+                 width: int = 900) -> bytes:
+    """A JPEG of page ``page`` of a scanned PDF (or of an image), ``width`` pixels wide,
+    with ``box`` (fractions of the page, as in ``Region.box``) outlined in red: what the
+    document view shows beside a citation of an OCR'd line."""
+    from PIL import ImageDraw
+
+    if suffix == ".pdf":
+        import pypdfium2
+
+        pdf = pypdfium2.PdfDocument(data)
+        try:
+            pdf_page = pdf[page - 1]
+            image = pdf_page.render(scale=width / pdf_page.get_width()).to_pil()
+        finally:
+            pdf.close()
+    else:
+        image = open_image(data, "image")
+    image = image.convert("RGB")
+    image = image.resize((width, round(image.height * width / image.width)))
+    if box:
+        x0, y0, x1, y1 = box
+        pad = 4
+        ImageDraw.Draw(image).rectangle(
+            (x0 * image.width - pad, y0 * image.height - pad, x1 * image.width + pad,
+             y1 * image.height + pad), outline=(220, 38, 38), width=3)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()
