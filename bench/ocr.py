@@ -16,10 +16,13 @@ from __future__ import annotations
 import argparse
 import resource
 import shutil
+import sys
 import time
 from pathlib import Path
 
 from common import ROOT, footer, header, table, tmpdir
+
+sys.path.insert(0, str(ROOT))  # this checkout's qa, whichever one the venv has installed
 
 FORMATS = ROOT / "tests" / "data" / "formats"
 SCANS = ("news-flood-scan.pdf", "news-launch-mixed.pdf", "policy-leave-scan.png")
@@ -60,7 +63,7 @@ def main() -> None:
     _engine()
     print(f"engine: {engine_version()}, loaded in {time.perf_counter() - started:.2f} s\n")
     rows, pages_all, wall_all, cpu_all, errors_all, chars_all = [], 0, 0.0, 0.0, 0, 0
-    with tmpdir() as folder:
+    with tmpdir("ocr") as folder:
         corpus = Path(folder)
         for name in SCANS:
             shutil.copy(FORMATS / name, corpus / name)
@@ -70,7 +73,7 @@ def main() -> None:
                 shutil.rmtree(corpus / ".qa", ignore_errors=True)  # no cache: OCR every page
                 seen: list[int] = []
                 wall, cpu = time.perf_counter(), cpu_seconds()
-                doc = read_document(corpus, name, 10**9, on_page=lambda d, t: seen.append(t))
+                doc = read_document(corpus, name, 10**9, on_page=lambda d, t, seen=seen: seen.append(t))
                 wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
                 pages = max(seen, default=0)
                 errors, chars = cer(truth, ocr_text(doc))

@@ -228,26 +228,6 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 
 
-def pdf_to_text(data: bytes, source: str) -> tuple[str, tuple[int, ...]]:
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    except PdfReadError as exc:
-        raise CorpusError(f"{source}: unreadable PDF ({exc})") from None
-    except Exception as exc:  # pypdf on malformed input can raise almost anything
-        raise CorpusError(f"{source}: unreadable PDF ({type(exc).__name__}: {exc})") from None
-    text, starts = "", []
-    for page in pages:
-        starts.append(len(text))
-        text += page.replace("\r\n", "\n") + "\n\n"
-    return text, tuple(starts)
-
-
 def _resolve(corpus_dir: Path, source: str) -> tuple[Path, os.stat_result]:
     """The real path of a corpus file and its stat; ``CorpusError`` if it must not be read."""
     path = corpus_dir / source
