@@ -187,3 +187,15 @@ def test_made_files_read_with_their_tables() -> None:
     prices = read(FORMATS, "price-list.xlsx")
     assert "型号：X-200；名称：激光打印机；单价：1,280元；经销商折扣：12%；库存：35；上架日期：2024年3月15日" \
         in prices.text
+
+
+def test_citations_name_the_place() -> None:
+    from qa.answer.answerer import citation
+
+    assert citation(1, "报价.xlsx", 4, 10, 30, None, "工作表「报价」第5行") == \
+        "[1] 报价.xlsx · 工作表「报价」第5行 · 第4段 · 字符 10–30"
+    assert citation(2, "deck.pptx", 3, 0, 9, 4, "第4张幻灯片 表1 第2行") == \
+        "[2] deck.pptx · 第4页 · 第4张幻灯片 表1 第2行 · 第3段 · 字符 0–9"
+    assert citation(1, "scan.pdf", 7, 5, 20, 2, "第2页 区域 8%,10%–83%,12%") == \
+        "[1] scan.pdf · 第2页 · 区域 8%,10%–83%,12% · 第7段 · 字符 5–20"
+    assert citation(1, "a.txt", 3, 53, 227) == "[1] a.txt · 第3段 · 字符 53–227"
