@@ -13,7 +13,6 @@ text plus ``Document.units``: each block's offsets, kind and place ("表1 第2�
 from __future__ import annotations
 
 import bisect
-import codecs
 import hashlib
 import os
 import re
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from qa.config import IngestLimits
+from qa.ingest.decode import CorpusError, decode_text
 from qa.ingest.units import Converted, ReadContext, Region, Unit
 
 if TYPE_CHECKING:
@@ -41,13 +41,6 @@ SUFFIXES = (TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | OFFICE_SUFFIXES | TAB
             | IMAGE_SUFFIXES)
 #: Where a corpus keeps the OCR results of its scans, by content hash (``qa.ingest.scans``).
 OCR_CACHE = Path(".qa") / "ocr"
-#: Encodings tried in order; GB18030 is a superset of GBK and GB2312.
-ENCODINGS = ("utf-8", "gb18030")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-
-
-class CorpusError(Exception):
-    """A corpus file that cannot be indexed; the message names the file and the reason."""
 
 
 @dataclass(frozen=True)
@@ -171,24 +164,6 @@ def list_files(corpus_dir: Path) -> Iterator[tuple[str, Path]]:
     """
     for source, entry in _candidates(corpus_dir):
         yield source, Path(entry.path)
-
-
-def decode_text(data: bytes, source: str) -> tuple[str, str]:
-    """Decode bytes as UTF-8 or GB18030 (UTF-16 when it starts with its byte-order mark), with
-    universal newlines; refuse binary data and bytes valid in none of these encodings."""
-    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    if b"\x00" in data and not utf16:
-        raise CorpusError(f"{source}: binary data (NUL bytes), not a text file")
-    for encoding in ("utf-16",) if utf16 else ENCODINGS:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if len(_CONTROL.findall(text)) > max(2, len(text) // 100):
-            raise CorpusError(f"{source}: looks binary (control characters), not a text file")
-        return text, encoding
-    raise CorpusError(f"{source}: not valid {'UTF-16' if utf16 else 'UTF-8 or GB18030/GBK'} text")
 
 
 class _TextOfHTML(HTMLParser):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from qa.ingest.corpus import CorpusError
+from qa.ingest.decode import CorpusError
 from qa.ingest.units import ReadContext
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from qa.ingest.corpus import CorpusError
+from qa.ingest.decode import CorpusError
 from qa.ingest.ocr import OcrLine, engine_version, paragraphs, read_lines
 from qa.ingest.units import Converted, ReadContext, Region, clean_block
 

@@ -22,7 +22,7 @@ import re
 import zipfile
 from typing import Any
 
-from qa.ingest.corpus import CorpusError, decode_text
+from qa.ingest.decode import CorpusError, decode_text
 from qa.ingest.office import library_error, open_package
 from qa.ingest.tables import column_names, header_rows, is_total, record
 from qa.ingest.units import Converted, ReadContext, TextBuilder

@@ -31,7 +31,7 @@ def upload_problem(name: str, data: bytes) -> str | None:
 
             open_image(data, name)
         elif suffix in TABLE_SUFFIXES:
-            from qa.ingest.corpus import decode_text
+            from qa.ingest.decode import decode_text
 
             decode_text(data, name)
     except CorpusError as exc:
