@@ -65,6 +65,7 @@ def test_word_headings_lists_tables_and_furniture(tmp_path: Path) -> None:
     chunks = chunk_document(doc, 500, 50)
     row = next(c for c in chunks if "X-200" in c.text)
     assert row.heading == "采购合同 › 第二章 价格 › 一、设备单价" and row.place == "表1 第2行"
+    assert row.sentences == ((row.start, row.end),)  # the whole row is one sentence
     first = next(c for c in chunks if "星河公司与乙方" in c.text)
     assert first.heading == "采购合同 › 第一章 总则" and first.place == "第3段"
     assert all(c.text == doc.text[c.start:c.end] for c in chunks)

@@ -144,6 +144,9 @@ def split_span(text: str, start: int, end: int, chunk_size: int,
 
 #: Between the headings of a heading path.
 PATH_SEPARATOR = " › "
+#: A table row up to this long is one sentence (its cells are separated by "；", which ends a
+#: sentence elsewhere): the row is the answer sentence, a cell the short answer.
+ROW_SENTENCE_MAX = 300
 
 
 def _chunk_units(doc: Document, chunk_size: int, chunk_overlap: int,
@@ -159,11 +162,12 @@ def _chunk_units(doc: Document, chunk_size: int, chunk_overlap: int,
             continue
         heading = PATH_SEPARATOR.join(h for _, h in path)
         for s, e in split_span(doc.text, unit.start, unit.end, chunk_size, chunk_overlap):
+            whole_row = unit.kind == "row" and e - s <= ROW_SENTENCE_MAX
             chunks.append(Chunk(
                 id=first_id + len(chunks), source=doc.source, start=s, end=e,
                 text=doc.text[s:e], paragraph=number, kind="body", heading=heading,
-                page=doc.page_at(s), sentences=tuple(sentence_spans(doc.text, s, e)),
-                place=doc.place_at(s)))
+                page=doc.page_at(s), place=doc.place_at(s),
+                sentences=((s, e),) if whole_row else tuple(sentence_spans(doc.text, s, e))))
     return chunks
 
 
