@@ -200,3 +200,22 @@ def test_citations_name_the_place() -> None:
     assert citation(1, "scan.pdf", 7, 5, 20, 2, "第2页 区域 8%,10%–83%,12%") == \
         "[1] scan.pdf · 第2页 · 区域 8%,10%–83%,12% · 第7段 · 字符 5–20"
     assert citation(1, "a.txt", 3, 53, 227) == "[1] a.txt · 第3段 · 字符 53–227"
+
+
+@pytest.mark.parametrize(("question", "record", "cell"), [
+    ("X-200的单价是多少?", "型号：X-200；名称：激光打印机；单价：1,280元；库存：35", "1,280元"),
+    ("P-900投影仪的库存还有多少?", "型号：P-900；名称：投影仪；单价：4,399元；库存：7", "7"),
+    ("智能装备2023年第二季度的营业收入是多少?",
+     "项目（万元）：营业收入；2023年第一季度：3120；2023年第二季度：3480；2024年第二季度：3890",
+     "3480"),
+    ("二类城市部门经理的住宿费限额是多少?",
+     "城市类别：二类城市；住宿费限额（元/晚）一般员工：400；住宿费限额（元/晚）部门经理：520", "520"),
+    ("周若溪在哪个部门?", "工号：LC0355；姓名：周若溪；部门：销售部；职务：销售代表", "销售部"),
+    ("X-200是什么颜色?", "型号：X-200；名称：激光打印机；单价：1,280元", None),  # no such column
+    ("这台打印机怎么样?", "本合同由甲方签订。", None),  # not a record
+])
+def test_the_cell_a_question_asks_for(question: str, record: str, cell: str | None) -> None:
+    from qa.ingest.tables import asked_cell
+
+    span = asked_cell(question, record)
+    assert (record[span[0]:span[1]] if span else None) == cell

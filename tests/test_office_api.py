@@ -1,5 +1,6 @@
-"""REST upload of the new types (issue 22): a Word file and a spreadsheet are accepted, built
-and searched, their cited span viewable with its place; truncated, password-protected and
+"""REST upload of the new types (issue 22): a Word file and a spreadsheet are accepted, built,
+searched and asked (a row's cell as the short answer, a row that does not exist refused),
+their cited span viewable with its place; truncated, password-protected and
 zip-bomb Office files and a fake image are refused (415) naming the file, writing nothing."""
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ def test_office_files_upload_build_and_cite(client) -> None:  # type: ignore[no-
     assert view.status_code == 200, view.text
     assert view.json()["span"]["text"] == top["text"]
     assert view.json()["span"]["place"] == "工作表「报价单」第6行"
+    answer = client.post("/v1/ask", json={"question": "P-900投影仪的库存是多少?"}).json()
+    assert answer["found"] and answer["short"] == "7" and answer["span"][0] == "price-list.xlsx"
+    assert answer["text"].startswith("型号：P-900；名称：投影仪；")  # the row is the sentence
+    crossing = client.post("/v1/ask", json={"question": "二类城市部门经理的住宿费限额是多少?"}).json()
+    assert crossing["found"] and crossing["short"] == "520"
+    missing = client.post("/v1/ask", json={"question": "Z-999型号的单价是多少?"}).json()
+    assert not missing["found"]
 
 
 @pytest.mark.parametrize(("name", "kind", "why"), [

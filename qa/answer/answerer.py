@@ -189,7 +189,13 @@ class Answerer:
     def short(self, question: str, best: Candidate, floor: float) -> tuple[int, int] | None:
         """The short answer's absolute (start, end) in ``best``: the reader's span when its
         margin reaches ``floor``; without a reader, the first phrase of the kind the question
-        asks for (a date, amount, count, name), if any."""
+        asks for (a date, amount, count, name), if any. A table row's sentence gives the cell
+        of the column the question names (``qa.ingest.tables.asked_cell``) first."""
+        from qa.ingest.tables import asked_cell
+
+        cell = asked_cell(question, best.text)
+        if cell is not None:
+            return best.span[0] + cell[0], best.span[0] + cell[1]
         if self.reader is None:
             span = typed_span(expected_type(question), best.text)
             return (best.span[0] + span[0], best.span[0] + span[1]) if span else None

@@ -76,3 +76,40 @@ def is_total(row: list[str]) -> bool:
     """Whether a row is a totals row (its first filled cell says 合计/总计/小计/Total)."""
     first = next((c.strip().lower() for c in row if c.strip()), "")
     return first.replace(" ", "") in TOTAL_WORDS
+
+
+def record_cells(text: str) -> list[tuple[str, int, int]]:
+    """(column name, start, end of its value) of each "名：值" of a record ("型号：X-200；单价：
+    1,280元"); [] for text that is not a record of two or more cells."""
+    cells, at = [], 0
+    for part in text.split("；"):
+        name, sep, value = part.partition("：")
+        if not sep or not name.strip() or not value.strip() or len(name) > 40:
+            return []
+        start = at + len(name) + 1
+        cells.append((name.strip(), start, start + len(value.rstrip())))
+        at += len(part) + 1
+    return cells if len(cells) >= 2 else []
+
+
+def _pairs(text: str) -> set[str]:
+    text = re.sub(r"[（(][^）)]*[）)]|\s", "", text.lower())  # units in brackets do not count
+    return {text[i:i + 2] for i in range(len(text) - 1)} or {text}
+
+
+def asked_cell(question: str, record: str) -> tuple[int, int] | None:
+    """The (start, end) in ``record`` of the value of the column ``question`` asks for: the
+    column whose name shares the most of its character pairs with the question (at least
+    0.6, and no other as many), leaving out the columns whose value the question names (the
+    row it picks: "X-200的单价" asks 单价, not 型号). None when no column is clearly asked."""
+    asked = _pairs(question)
+    scored = []
+    for name, start, end in record_cells(record):
+        if record[start:end].lower() in question.lower():
+            continue
+        pairs = _pairs(name)
+        scored.append((len(pairs & asked) / len(pairs), start, end))
+    scored.sort(reverse=True)
+    if not scored or scored[0][0] < 0.6 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return scored[0][1], scored[0][2]
