@@ -118,7 +118,7 @@ def read_image(data: bytes, ctx: ReadContext) -> Converted:
 
 def open_image(data: bytes, source: str) -> Any:
     """The PIL image of ``data``; ``CorpusError`` if it is no image or too large."""
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     try:
         image = Image.open(io.BytesIO(data))
@@ -126,6 +126,7 @@ def open_image(data: bytes, source: str) -> Any:
             raise CorpusError(f"{source}: {image.width}x{image.height} pixels, over the "
                               f"{MAX_PIXELS:,}-pixel limit")
         image.load()
+        image = ImageOps.exif_transpose(image)  # a phone's photo the way it was held
     except CorpusError:
         raise
     except Exception as exc:  # PIL raises many kinds on damaged images
