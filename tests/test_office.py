@@ -71,7 +71,7 @@ def test_word_headings_lists_tables_and_furniture(tmp_path: Path) -> None:
     assert all(c.text == doc.text[c.start:c.end] for c in chunks)
 
 
-def test_word_text_boxes_are_read(tmp_path: Path) -> None:
+def test_word_text_boxes_and_content_controls_are_read(tmp_path: Path) -> None:
     from docx.oxml import parse_xml
 
     d = docx.Document()
@@ -82,10 +82,15 @@ def test_word_text_boxes_are_read(tmp_path: Path) -> None:
         "<w:txbxContent><w:p><w:r><w:t>文本框里的提示：请于周五前回复。</w:t></w:r></w:p>"
         "</w:txbxContent></v:textbox></v:shape></w:pict></w:r>")
     p._p.append(box)
+    control = parse_xml(  # a content control, as templates and forms hold their fields
+        '<w:sdt xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        "<w:sdtContent><w:p><w:r><w:t>甲方：星河公司</w:t></w:r></w:p></w:sdtContent></w:sdt>")
+    d.element.body.insert(1, control)
     d.save(tmp_path / "box.docx")
     got = units(read(tmp_path, "box.docx"))
     assert got == [("body", "第1段", "正文第一段。"),
-                   ("body", "文本框", "文本框里的提示：请于周五前回复。")]
+                   ("body", "文本框", "文本框里的提示：请于周五前回复。"),
+                   ("body", "第2段", "甲方：星河公司")]
 
 
 def test_sheet_rows_become_records(tmp_path: Path) -> None:

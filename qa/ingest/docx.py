@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from qa.ingest.office import library_error, open_package
@@ -51,7 +52,7 @@ def _convert(document: Any) -> Converted:
         out.add(text, "header", "页眉")
     numbering = _Numbering(document)
     paragraph_no = table_no = 0
-    for block in document.iter_inner_content():
+    for block in body_blocks(document):
         if isinstance(block, Table):
             table_no += 1
             _add_table(out, block, table_no)
@@ -67,6 +68,24 @@ def _convert(document: Any) -> Converted:
     for text in _furniture(document, "footer"):
         out.add(text, "footer", "页脚")
     return out.build()
+
+
+def body_blocks(document: Any) -> Iterator[Any]:
+    """The body's paragraphs and tables in order, those inside content controls (``w:sdt``,
+    common in templates and forms) included."""
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    def walk(element: Any) -> Iterator[Any]:
+        for child in element.iterchildren():
+            if child.tag == f"{_W}p":
+                yield Paragraph(child, document._body)
+            elif child.tag == f"{_W}tbl":
+                yield Table(child, document._body)
+            elif child.tag in (f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml"):
+                yield from walk(child)
+
+    yield from walk(document.element.body)
 
 
 def heading_level(paragraph: Any) -> int | None:
