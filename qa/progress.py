@@ -16,16 +16,16 @@ from typing import Any, TextIO
 
 #: the unit each counted stage reports in; other stages are announced, not counted
 UNITS = {"embedding": "chars", "reading corpus": "files"}
-
-
-def unit_of(stage: str) -> str:
-    """The unit ``stage`` counts in ("" for a stage that is only announced)."""
-    return "pages" if stage.startswith("OCR ") else UNITS.get(stage, "")
 #: In a log, a stage's progress line at most this often (seconds), besides its first and last.
 LOG_EVERY = 10.0
 WAITING = "waiting for another build"
 TERMINAL_FORMAT = ("{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{unit} "
                    "[{elapsed}<{remaining}, {rate_fmt}]")
+
+
+def unit_of(stage: str) -> str:
+    """The unit ``stage`` counts in ("" for a stage that is only announced)."""
+    return "pages" if stage.startswith("OCR ") else UNITS.get(stage, "")
 
 
 class TerminalProgress:
