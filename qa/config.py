@@ -315,3 +315,28 @@ class Settings:
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,
         }
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Limits on what one Office file, spreadsheet or scan may unpack to (``qa.ingest``): a
+    file past one is skipped with a message naming the limit and its ``QA_`` variable."""
+
+    #: Bytes the parts of a .docx/.xlsx/.pptx may unpack to (a zip bomb stops here).
+    max_unzipped_bytes: int = 200_000_000
+    #: Rows of one sheet (.xlsx sheet or .csv file).
+    max_sheet_rows: int = 100_000
+    #: Cells of one workbook (rows times used columns, every sheet together).
+    max_cells: int = 2_000_000
+    #: Pages of one PDF or image OCR may read (each takes about a second).
+    max_ocr_pages: int = 500
+
+    @classmethod
+    def from_env(cls) -> IngestLimits:
+        d = cls()
+        return cls(
+            max_unzipped_bytes=_env_int("QA_MAX_UNZIPPED_BYTES", d.max_unzipped_bytes),
+            max_sheet_rows=_env_int("QA_MAX_SHEET_ROWS", d.max_sheet_rows),
+            max_cells=_env_int("QA_MAX_CELLS", d.max_cells),
+            max_ocr_pages=_env_int("QA_MAX_OCR_PAGES", d.max_ocr_pages),
+        )

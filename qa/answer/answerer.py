@@ -49,6 +49,8 @@ class Passage:
     heading: str = ""
     #: the knowledge base of ``source`` ("default" unless the engine serves another)
     kb: str = ""
+    #: where it is in a converted file: "表1 第2行", "工作表「报价」第5行", "第4张幻灯片" …
+    place: str = ""
 
 #: the short answers of a yes/no question
 VERDICTS = ("是", "否")
@@ -87,9 +89,12 @@ class Answer:
 
 
 def citation(n: int, source: str, paragraph: int, start: int, end: int,
-             page: int | None = None) -> str:
-    """Human label of a passage: ``[1] file.txt · 第3段 · 字符 53–227``."""
+             page: int | None = None, place: str = "") -> str:
+    """Human label of a passage: ``[1] file.txt · 第3段 · 字符 53–227``; a converted file's
+    passage names its place too (``[1] 报价.xlsx · 工作表「报价」第5行 · 第4段 · …``)."""
     where = f" · 第{page}页" if page else ""
+    place = place.removeprefix(f"第{page}页").strip() if page else place
+    where += f" · {place}" if place else ""
     return f"[{n}] {source}{where} · 第{paragraph}段 · 字符 {start}–{end}"
 
 
@@ -102,8 +107,9 @@ def make_passages(hits: list[Hit], weights: Weights = Weights(),
         Passage(text=h.chunk.text, source=h.chunk.source, start=h.chunk.start, end=h.chunk.end,
                 score=round(min(1.0, h.score / top_score), 4),
                 citation=citation(n, h.chunk.source, h.chunk.paragraph, h.chunk.start,
-                                  h.chunk.end, h.chunk.page),
-                paragraph=h.chunk.paragraph, page=h.chunk.page, heading=h.chunk.heading)
+                                  h.chunk.end, h.chunk.page, h.chunk.place),
+                paragraph=h.chunk.paragraph, page=h.chunk.page, heading=h.chunk.heading,
+                place=h.chunk.place)
         for n, h in enumerate(hits, 1)
     ]
 
@@ -193,7 +199,13 @@ class Answerer:
     def short(self, question: str, best: Candidate, floor: float) -> tuple[int, int] | None:
         """The short answer's absolute (start, end) in ``best``: the reader's span when its
         margin reaches ``floor``; without a reader, the first phrase of the kind the question
-        asks for (a date, amount, count, name), if any."""
+        asks for (a date, amount, count, name), if any. A table row's sentence gives the cell
+        of the column the question names (``qa.ingest.tables.asked_cell``) first."""
+        from qa.ingest.tables import asked_cell
+
+        cell = asked_cell(question, best.text)
+        if cell is not None:
+            return best.span[0] + cell[0], best.span[0] + cell[1]
         if self.reader is None:
             span = typed_span(expected_type(question), best.text)
             return (best.span[0] + span[0], best.span[0] + span[1]) if span else None

@@ -177,7 +177,8 @@ def build_index(settings: Settings, embedder: Embedder | None = None,
             report.seconds = time.perf_counter() - started
             return report
         corpus = read_corpus(settings.corpus_dir, settings.max_file_bytes,
-                             progress=lambda d, t: say("reading corpus", d, t))
+                             progress=lambda d, t: say("reading corpus", d, t),
+                             page_progress=lambda s, d, t: say(f"OCR {s}", d, t))
         if not corpus.documents:
             names = ", ".join(str(s) for s in corpus.skipped) or "no .txt/.md/.html/.pdf files"
             raise CorpusEmpty(f"nothing to index in {settings.corpus_dir}: {names}; "

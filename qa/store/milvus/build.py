@@ -212,7 +212,8 @@ def build_milvus(backend: MilvusBackend, embedder: Embedder, progress: Progress 
             say("done", 1, 1)
             return _up_to_date(serving, started)  # type: ignore[arg-type]
         corpus = read_corpus(settings.corpus_dir, settings.max_file_bytes,
-                             progress=lambda d, t: say("reading corpus", d, t))
+                             progress=lambda d, t: say("reading corpus", d, t),
+                             page_progress=lambda s, d, t: say(f"OCR {s}", d, t))
         if not corpus.documents:
             names = ", ".join(str(s) for s in corpus.skipped) or "no .txt/.md/.html/.pdf files"
             raise CorpusEmpty(f"nothing to index in {settings.corpus_dir}: {names}; "
