@@ -328,3 +328,26 @@ class Settings:
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,
         }
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Limits on what one Office file, spreadsheet or scan may unpack to (``qa.ingest``): a
+    file past one is skipped with a message naming the limit and its ``QA_`` variable."""
+
+    #: Bytes the parts of a .docx/.xlsx/.pptx may unpack to (a zip bomb stops here).
+    max_unzipped_bytes: int = 200_000_000
+    #: Rows of one sheet (.xlsx sheet or .csv file).
+    max_sheet_rows: int = 100_000
+    #: Cells of one workbook (rows times used columns, every sheet together).
+    max_cells: int = 2_000_000
+    #: Pages of one PDF or image OCR may read (each takes about a second).
+    max_ocr_pages: int = 500
+
+    @classmethod
+    def from_env(cls) -> IngestLimits:
+        """``QA_`` + each field's name in capitals (``BadSetting`` naming a value that is no
+        whole number)."""
+        changes = {f.name: _parse(f"QA_{f.name.upper()}", raw, int) for f in fields(cls)
+                   if (raw := os.environ.get(f"QA_{f.name.upper()}", "").strip())}
+        return cls(**changes)  # type: ignore[arg-type]

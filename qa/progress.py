@@ -3,7 +3,8 @@ terminal, plain lines in a log.
 
 The builder reports ``progress(stage, done, total)``; ``embedding`` counts characters (texts
 are embedded longest first, so characters, not texts, move at a steady rate), ``reading
-corpus`` counts files, and the other stages report only that they started.
+corpus`` counts files, ``OCR <file>`` the pages of a scan OCR reads, and the other stages
+report only that they started.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ LOG_EVERY = 10.0
 WAITING = "waiting for another build"
 TERMINAL_FORMAT = ("{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{unit} "
                    "[{elapsed}<{remaining}, {rate_fmt}]")
+
+
+def unit_of(stage: str) -> str:
+    """The unit ``stage`` counts in ("" for a stage that is only announced)."""
+    return "pages" if stage.startswith("OCR ") else UNITS.get(stage, "")
 
 
 class TerminalProgress:
@@ -47,7 +53,7 @@ class TerminalProgress:
                       file=self.out, flush=True)
             if stage == "done":
                 return
-            unit = UNITS.get(stage, "")
+            unit = unit_of(stage)
             self.bar = tqdm(total=total, desc=stage, leave=False, file=self.out,
                             mininterval=0.2, ncols=self.ncols, nrows=self.nrows,
                             unit=f" {unit}", unit_scale=unit == "chars", smoothing=0.1,
@@ -84,16 +90,17 @@ class LogProgress:
             if stage == WAITING:
                 self.say("another build is running; waiting for it to finish")
             elif stage != "done":
-                self.say(f"{stage}" + (f" ({total:,} {UNITS[stage]})"
-                                       if stage in UNITS and total > 1 else ""))
+                self.say(f"{stage}" + (f" ({total:,} {unit_of(stage)})"
+                                       if unit_of(stage) and total > 1 else ""))
             return
-        if stage not in UNITS or total <= 1 or (now - self.last < self.every and done < total):
+        unit = unit_of(stage)
+        if not unit or total <= 1 or (now - self.last < self.every and done < total):
             return
         self.last = now
         rate = done / max(now - self.started, 1e-9)
         left = f", about {(total - done) / rate:.0f} s left" if done < total and rate else ""
-        self.say(f"{stage} {100 * done / total:.0f}% ({done:,} of {total:,} {UNITS[stage]}), "
-                 f"{rate:,.0f} {UNITS[stage]}/s{left}")
+        self.say(f"{stage} {100 * done / total:.0f}% ({done:,} of {total:,} {unit}), "
+                 f"{rate:,.{1 if unit == 'pages' else 0}f} {unit}/s{left}")
 
 
 def build_progress(stream: TextIO | None = None) -> TerminalProgress | LogProgress:

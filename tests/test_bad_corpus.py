@@ -165,7 +165,7 @@ def test_stat_signature_sees_exactly_the_files_list_files_yields(tmp_path: Path)
     (corpus / "a" / "b" / "deep.HTML").write_text("<p>三</p>", encoding="utf-8")
     (corpus / ".hidden" / "secret.txt").write_text("四", encoding="utf-8")
     (corpus / ".dot.txt").write_text("五", encoding="utf-8")
-    (corpus / "image.png").write_bytes(b"\x89PNG")
+    (corpus / "image.gif").write_bytes(b"GIF89a")  # not a type qa reads
     (corpus / "link.txt").symlink_to(corpus / "top.txt")
     (corpus / "dangling.txt").symlink_to(corpus / "missing.txt")
     (corpus / "dirlink.txt").symlink_to(corpus / "a", target_is_directory=True)

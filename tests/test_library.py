@@ -81,7 +81,10 @@ def test_safe_name_refuses(raw: object, why: str) -> None:
 @pytest.mark.parametrize(("name", "data", "error", "why"), [
     ("a.exe", TEXT, UnsupportedType, "unsupported type .exe"),
     ("a", TEXT, UnsupportedType, "(no suffix)"),
-    ("a.docx", b"PK\x03\x04" + b"x" * 50, UnsupportedType, "unsupported type"),
+    ("a.docx", b"PK\x03\x04" + b"x" * 50, UnsupportedType, "corrupt or truncated Word"),
+    ("a.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 50, UnsupportedType, "old binary"),
+    ("a.png", b"GIF89a" + b"x" * 50, UnsupportedType, "not a PNG image"),
+    ("a.jpg", b"\xff\xd8\xff" + b"x" * 50, UnsupportedType, "unreadable image"),
     ("a.txt", b"\x00\x01\x02binary\x00" * 10, UnsupportedType, "binary"),
     ("a.txt", b"PK\x03\x04" + b"x" * 50, UnsupportedType, "ZIP"),
     ("a.md", b"\x89PNG\r\n\x1a\n" + b"x" * 20, UnsupportedType, "PNG"),

@@ -61,3 +61,15 @@ def test_a_terminal_gets_a_bar_with_rate_and_time_left() -> None:
     assert "50.0k/50.0k chars" in shown and "<" in shown  # the time spent, "<", the time left
     assert "tokenizing" in shown
     assert isinstance(build_progress(io.StringIO()), LogProgress)
+
+
+def test_ocr_is_counted_in_pages_per_file() -> None:
+    out = io.StringIO()
+    say = LogProgress(out, every=0.0)
+    say("reading corpus", 0, 2)
+    for n in (0, 1, 2, 3):
+        say("OCR 合同扫描件.pdf", n, 3)
+    say("reading corpus", 1, 2)
+    lines = out.getvalue().splitlines()
+    assert "qa build: OCR 合同扫描件.pdf (3 pages)" in lines
+    assert any("OCR 合同扫描件.pdf 67% (2 of 3 pages)" in x and "pages/s" in x for x in lines)

@@ -49,6 +49,8 @@ class Passage:
     heading: str = ""
     #: the knowledge base of ``source`` ("default" unless the engine serves another)
     kb: str = ""
+    #: where it is in a converted file: "表1 第2行", "工作表「报价」第5行", "第4张幻灯片" …
+    place: str = ""
 
 #: the short answers of a yes/no question
 VERDICTS = ("是", "否")
@@ -97,9 +99,12 @@ class Answer:
 
 
 def citation(n: int, source: str, paragraph: int, start: int, end: int,
-             page: int | None = None) -> str:
-    """Human label of a passage: ``[1] file.txt · 第3段 · 字符 53–227``."""
+             page: int | None = None, place: str = "") -> str:
+    """Human label of a passage: ``[1] file.txt · 第3段 · 字符 53–227``; a converted file's
+    passage names its place too (``[1] 报价.xlsx · 工作表「报价」第5行 · 第4段 · …``)."""
     where = f" · 第{page}页" if page else ""
+    place = place.removeprefix(f"第{page}页").strip() if page else place
+    where += f" · {place}" if place else ""
     return f"[{n}] {source}{where} · 第{paragraph}段 · 字符 {start}–{end}"
 
 
@@ -112,8 +117,9 @@ def make_passages(hits: list[Hit], weights: Weights = Weights(),
         Passage(text=h.chunk.text, source=h.chunk.source, start=h.chunk.start, end=h.chunk.end,
                 score=round(min(1.0, h.score / top_score), 4),
                 citation=citation(n, h.chunk.source, h.chunk.paragraph, h.chunk.start,
-                                  h.chunk.end, h.chunk.page),
-                paragraph=h.chunk.paragraph, page=h.chunk.page, heading=h.chunk.heading)
+                                  h.chunk.end, h.chunk.page, h.chunk.place),
+                paragraph=h.chunk.paragraph, page=h.chunk.page, heading=h.chunk.heading,
+                place=h.chunk.place)
         for n, h in enumerate(hits, 1)
     ]
 
@@ -150,6 +156,8 @@ class Answerer:
             for c, (_, w0, _), r in zip(ranked, windows, readings, strict=True):
                 c.scores["margin"] = r.margin if math.isfinite(r.margin) else -20.0
                 c.scores["short_start"], c.scores["short_end"] = w0 + r.start, w0 + r.end
+                if r.kinds is not None:  # a reader with a yes/no head (format 2)
+                    c.scores["p_yes"], c.scores["p_no"] = r.kinds[1], r.kinds[2]
         for c in ranked:
             c.scores["final"] = self.rankers.final.score(
                 {"sentence": c.scores["sentence"], "margin": c.scores.get("margin", 0.0)})
@@ -183,17 +191,31 @@ class Answerer:
             answer.text, answer.span = best.text, (source, *best.span)
             short = self.short(question, best, self.rankers.short_margin)
             if asks_yes_no(question):  # the sentence is the evidence, the answer 是 or 否
-                answer.short = verdict(question, best.text)
+                answer.short = self.verdict(question, best)
             elif short is not None:
                 c = best.hit.chunk
                 answer.short = c.text[short[0] - c.start : short[1] - c.start]
                 answer.short_span = (source, *short)
         return answer
 
+    @staticmethod
+    def verdict(question: str, best: Candidate) -> str:
+        """是 or 否 for a yes/no question answered by ``best``: by the reader's yes/no head
+        when it has one, else by negation words near the question's words."""
+        if "p_yes" in best.scores:
+            return VERDICTS[0] if best.scores["p_yes"] >= best.scores["p_no"] else VERDICTS[1]
+        return verdict(question, best.text)
+
     def short(self, question: str, best: Candidate, floor: float) -> tuple[int, int] | None:
         """The short answer's absolute (start, end) in ``best``: the reader's span when its
         margin reaches ``floor``; without a reader, the first phrase of the kind the question
-        asks for (a date, amount, count, name), if any."""
+        asks for (a date, amount, count, name), if any. A table row's sentence gives the cell
+        of the column the question names (``qa.ingest.tables.asked_cell``) first."""
+        from qa.ingest.tables import asked_cell
+
+        cell = asked_cell(question, best.text)
+        if cell is not None:
+            return best.span[0] + cell[0], best.span[0] + cell[1]
         if self.reader is None:
             span = typed_span(expected_type(question), best.text)
             return (best.span[0] + span[0], best.span[0] + span[1]) if span else None

@@ -1,6 +1,7 @@
 """``qa eval --genres DIR``: blind question sets about documents of five genres.
 
-``DIR`` holds ``docs/*.txt`` (two documents per genre: policy, manual, news, contract, forum)
+``DIR`` holds ``docs/`` (two .txt documents per genre: policy, manual, news, contract, forum;
+``tests/data/formats-blind``: Word, slides, spreadsheets and a scan)
 and ``questions/<genre>.jsonl``, one question a line: ``id``, ``doc`` (its document),
 ``type`` (fact, search, ordinal, followup, yesno, unanswerable, absent), ``question``,
 ``history`` (earlier questions, oldest first), ``answers`` (exact substrings of the document;
@@ -43,7 +44,8 @@ GENRES = ("policy", "manual", "news", "contract", "forum")
 #: fit: may be fitted on; report: only ever measured (a genre not listed here is "report")
 GENRE_SPLIT = {"policy": "fit", "contract": "fit", "manual": "report", "news": "report",
                "forum": "report"}
-ANSWERABLE = ("fact", "search", "ordinal", "followup")
+#: "table": a row and a column named, the cell the answer (the format sets)
+ANSWERABLE = ("fact", "search", "ordinal", "followup", "table")
 REFUSE = ("unanswerable", "absent")
 TYPES = (*ANSWERABLE, "yesno", *REFUSE)
 CORPORA = ("all", "genre", "doc")
@@ -119,8 +121,8 @@ def plan(folder: Path, questions: list[GenreQuestion], mode: str
     """(name, documents, questions) of each corpus: "all" ten documents at once, each
     "genre"'s documents, or each "doc" alone."""
     if mode == "all":
-        return [("all", sorted(p.name for p in (Path(folder) / "docs").glob("*.txt")),
-                 questions)]
+        return [("all", sorted(p.name for p in (Path(folder) / "docs").iterdir()
+                               if p.is_file()), questions)]
     if mode not in CORPORA:
         raise BadInput(f"--genre-corpus must be one of {', '.join(CORPORA)}, not {mode!r}")
     key = (lambda q: q.genre) if mode == "genre" else (lambda q: Path(q.doc).stem)
@@ -234,17 +236,17 @@ def details(results: list[Result]) -> str:
 
 
 def write_docs(source: Path, docs: list[str], corpus: Path) -> None:
-    """Copy ``docs`` from ``source`` into ``corpus`` (other ``.txt`` files removed, unchanged
-    ones left alone so that an index over them stays fresh)."""
+    """Copy ``docs`` from ``source`` into ``corpus`` (other files removed, unchanged ones
+    left alone so that an index over them stays fresh); any format, byte for byte."""
     corpus.mkdir(parents=True, exist_ok=True)
-    for old in corpus.glob("*.txt"):
-        if old.name not in docs:
+    for old in corpus.iterdir():
+        if old.is_file() and old.name not in docs:
             old.unlink()
     for name in docs:
-        text = (source / name).read_text(encoding="utf-8")
+        data = (source / name).read_bytes()
         path = corpus / name
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+        if not path.is_file() or path.read_bytes() != data:
+            path.write_bytes(data)
 
 
 def evaluate(folder: Path, questions: list[GenreQuestion], mode: str, work: Path,

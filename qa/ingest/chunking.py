@@ -14,6 +14,10 @@ blank lines, each line is a paragraph). Each paragraph is classified:
 Body paragraphs longer than ``chunk_size`` are split by langchain's
 ``RecursiveCharacterTextSplitter`` with Chinese-aware separators; chunks never cross
 paragraphs or files, and ``text[start:end] == chunk.text`` always holds.
+
+A converted file (Word, spreadsheet, slides: ``Document.units``) is not guessed at: its units
+are its paragraphs, a heading unit is a heading at its level, and a passage's ``heading`` is
+its heading path ("合同 › 第二章 付款 › 表1"); ``Chunk.place`` says where it is ("表1 第3行").
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class Chunk:
     heading: str = ""
     page: int | None = None
     sentences: tuple[tuple[int, int], ...] = ()  # absolute (start, end) of each sentence
+    #: where a person finds it in a converted file: "第3段", "表1 第2行", "第4张幻灯片" …
+    place: str = ""
 
     def span_text(self, start: int, end: int) -> str:
         """The text of the file span ``start``–``end`` (absolute offsets) inside this chunk."""
@@ -148,9 +154,40 @@ def split_span(text: str, start: int, end: int, chunk_size: int,
         prev_start, prev_end = at, at + len(piece)
 
 
+#: Between the headings of a heading path.
+PATH_SEPARATOR = " › "
+#: A table row up to this long is one sentence (its cells are separated by "；", which ends a
+#: sentence elsewhere): the row is the answer sentence, a cell the short answer.
+ROW_SENTENCE_MAX = 300
+
+
+def _chunk_units(doc: Document, chunk_size: int, chunk_overlap: int,
+                 first_id: int) -> list[Chunk]:
+    """Chunks of a converted document: one or more per non-heading unit, each with its
+    heading path and place; a unit's number is its paragraph number."""
+    chunks: list[Chunk] = []
+    path: list[tuple[int, str]] = []  # (level, heading) from the top
+    for number, unit in enumerate(doc.units, 1):
+        if unit.kind == "heading":
+            path = [(lvl, h) for lvl, h in path if lvl < unit.level]
+            path.append((unit.level, doc.text[unit.start:unit.end]))
+            continue
+        heading = PATH_SEPARATOR.join(h for _, h in path)
+        for s, e in split_span(doc.text, unit.start, unit.end, chunk_size, chunk_overlap):
+            whole_row = unit.kind == "row" and e - s <= ROW_SENTENCE_MAX
+            chunks.append(Chunk(
+                id=first_id + len(chunks), source=doc.source, start=s, end=e,
+                text=doc.text[s:e], paragraph=number, kind="body", heading=heading,
+                page=doc.page_at(s), place=doc.place_at(s),
+                sentences=((s, e),) if whole_row else tuple(sentence_spans(doc.text, s, e))))
+    return chunks
+
+
 def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int,
                    first_id: int = 0) -> list[Chunk]:
     """Chunks of one document's body and meta paragraphs, numbered from ``first_id``."""
+    if doc.units:
+        return _chunk_units(doc, chunk_size, chunk_overlap, first_id)
     chunks: list[Chunk] = []
     heading = ""
     for para in paragraphs(doc.text):
@@ -164,7 +201,7 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int,
                 id=first_id + len(chunks), source=doc.source, start=s, end=e,
                 text=doc.text[s:e], paragraph=para.number, kind=para.kind,
                 heading=heading, page=doc.page_at(s),
-                sentences=tuple(sentence_spans(doc.text, s, e)),
+                sentences=tuple(sentence_spans(doc.text, s, e)), place=doc.place_at(s),
             ))
     return chunks
 

@@ -4,33 +4,43 @@ Text offsets everywhere in qa point into ``Document.text``. For ``.txt``/``.md``
 exactly ``path.read_text(encoding=...)`` (universal newlines, a UTF-8 BOM kept as U+FEFF), so
 ``text[start:end]`` of a citation can be checked against the file itself. For ``.html`` it is
 the visible text (scripts and styles dropped); for ``.pdf`` the text pypdf extracts, pages
-joined by a blank line, with each page's start offset kept in ``Document.pages``.
+joined by a blank line, with each page's start offset kept in ``Document.pages`` (a page
+with no text layer is read by OCR, ``qa.ingest.scans``). Word, Excel, CSV, PowerPoint and
+images are converted by their own modules (``docx``, ``sheets``, ``pptx``, ``scans``) into
+text plus ``Document.units``: each block's offsets, kind and place ("表1 第2行").
 """
 
 from __future__ import annotations
 
-import codecs
+import bisect
 import hashlib
 import os
 import re
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+from qa.config import IngestLimits
+from qa.ingest.decode import CorpusError, decode_text
+from qa.ingest.units import Converted, ReadContext, Region, Unit
+
+if TYPE_CHECKING:
+    ConvertFn = Callable[[bytes, ReadContext], Converted]
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
-SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
-#: Encodings tried in order; GB18030 is a superset of GBK and GB2312.
-ENCODINGS = ("utf-8", "gb18030")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-
-
-class CorpusError(Exception):
-    """A corpus file that cannot be indexed; the message names the file and the reason."""
+OFFICE_SUFFIXES = {".docx", ".xlsx", ".pptx"}
+TABLE_SUFFIXES = {".csv"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+SUFFIXES = (TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | OFFICE_SUFFIXES | TABLE_SUFFIXES
+            | IMAGE_SUFFIXES)
+#: Where a corpus keeps the OCR results of its scans, by content hash (``qa.ingest.scans``).
+OCR_CACHE = Path(".qa") / "ocr"
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,10 @@ class Document:
     sha256: str
     encoding: str
     pages: tuple[int, ...] = ()  # PDF only: start offset of each page in ``text``
+    #: converted files (Word, sheets, slides, scans): each block with its kind and place
+    units: tuple[Unit, ...] = ()
+    #: OCR'd lines and their boxes on the page
+    regions: tuple[Region, ...] = ()
 
     def page_at(self, offset: int) -> int | None:
         """1-based PDF page holding ``offset``, or None for files without pages."""
@@ -52,6 +66,37 @@ class Document:
             if start <= offset:
                 page = i
         return page
+
+    @cached_property
+    def _unit_starts(self) -> list[int]:
+        return [u.start for u in self.units]
+
+    @cached_property
+    def _region_starts(self) -> list[int]:
+        return [r.start for r in self.regions]
+
+    def unit_at(self, offset: int) -> Unit | None:
+        """The unit holding ``offset`` (the last one starting at or before it), or None."""
+        i = bisect.bisect_right(self._unit_starts, offset) - 1
+        return self.units[i] if i >= 0 else None
+
+    def region_at(self, offset: int) -> Region | None:
+        """The OCR'd line holding ``offset``, or None."""
+        i = bisect.bisect_right(self._region_starts, offset) - 1
+        region = self.regions[i] if i >= 0 else None
+        return region if region and offset < region.end else None
+
+    def place_at(self, offset: int) -> str:
+        """Where ``offset`` is, for a person: "第3段", "表1 第2行", "第4张幻灯片" …; "" for
+        plain text. An OCR'd offset adds its page region ("第2页 区域 10%,22%–88%,25%")."""
+        unit = self.unit_at(offset)
+        place = unit.place if unit else ""
+        region = self.region_at(offset)
+        if region:
+            x0, y0, x1, y1 = (round(v * 100) for v in region.box)
+            place = place or f"第{region.page}页"
+            place += f" 区域 {x0}%,{y0}%–{x1}%,{y1}%"
+        return place.strip()
 
 
 @dataclass(frozen=True)
@@ -121,24 +166,6 @@ def list_files(corpus_dir: Path) -> Iterator[tuple[str, Path]]:
         yield source, Path(entry.path)
 
 
-def decode_text(data: bytes, source: str) -> tuple[str, str]:
-    """Decode bytes as UTF-8 or GB18030 (UTF-16 when it starts with its byte-order mark), with
-    universal newlines; refuse binary data and bytes valid in none of these encodings."""
-    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    if b"\x00" in data and not utf16:
-        raise CorpusError(f"{source}: binary data (NUL bytes), not a text file")
-    for encoding in ("utf-16",) if utf16 else ENCODINGS:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if len(_CONTROL.findall(text)) > max(2, len(text) // 100):
-            raise CorpusError(f"{source}: looks binary (control characters), not a text file")
-        return text, encoding
-    raise CorpusError(f"{source}: not valid {'UTF-16' if utf16 else 'UTF-8 or GB18030/GBK'} text")
-
-
 class _TextOfHTML(HTMLParser):
     """Collect the visible text of an HTML page; block elements end a line."""
 
@@ -176,26 +203,6 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 
 
-def pdf_to_text(data: bytes, source: str) -> tuple[str, tuple[int, ...]]:
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    except PdfReadError as exc:
-        raise CorpusError(f"{source}: unreadable PDF ({exc})") from None
-    except Exception as exc:  # pypdf on malformed input can raise almost anything
-        raise CorpusError(f"{source}: unreadable PDF ({type(exc).__name__}: {exc})") from None
-    text, starts = "", []
-    for page in pages:
-        starts.append(len(text))
-        text += page.replace("\r\n", "\n") + "\n\n"
-    return text, tuple(starts)
-
-
 def _resolve(corpus_dir: Path, source: str) -> tuple[Path, os.stat_result]:
     """The real path of a corpus file and its stat; ``CorpusError`` if it must not be read."""
     path = corpus_dir / source
@@ -216,8 +223,26 @@ def _resolve(corpus_dir: Path, source: str) -> tuple[Path, os.stat_result]:
     return real, st
 
 
-def read_document(corpus_dir: Path, source: str, max_bytes: int) -> Document:
-    """Read one corpus file; raise ``CorpusError`` naming the file if it cannot be used."""
+def converter(suffix: str) -> ConvertFn | None:
+    """The function that converts files with ``suffix`` (None for text and HTML)."""
+    if suffix in (".docx", ".xlsx", ".csv", ".pptx"):
+        from qa.ingest import docx, pptx, sheets
+
+        return {".docx": docx.read_docx, ".xlsx": sheets.read_xlsx, ".csv": sheets.read_csv,
+                ".pptx": pptx.read_pptx}[suffix]
+    if suffix in PDF_SUFFIXES | IMAGE_SUFFIXES:
+        from qa.ingest import scans
+
+        return scans.read_pdf if suffix in PDF_SUFFIXES else scans.read_image
+    return None
+
+
+def read_document(corpus_dir: Path, source: str, max_bytes: int,
+                  limits: IngestLimits | None = None,
+                  on_page: Callable[[int, int], None] | None = None) -> Document:
+    """Read one corpus file; raise ``CorpusError`` naming the file if it cannot be used.
+    ``limits`` default to ``IngestLimits.from_env()``; ``on_page(done, total)`` hears of each
+    page OCR reads."""
     path = corpus_dir / source
     real, st = _resolve(corpus_dir, source)
     if st.st_size > max_bytes:
@@ -236,32 +261,42 @@ def read_document(corpus_dir: Path, source: str, max_bytes: int) -> Document:
     if not data.strip():
         raise CorpusError(f"{source}: empty file")
     suffix = path.suffix.lower()
-    pages: tuple[int, ...] = ()
-    if suffix in PDF_SUFFIXES:
-        text, pages = pdf_to_text(data, source)
-        encoding = "pdf"
-    else:
-        text, encoding = decode_text(data, source)
-        if suffix in HTML_SUFFIXES:
-            text = html_to_text(text)
+    convert = converter(suffix)
+    if convert is not None:
+        ctx = ReadContext(source, limits or IngestLimits.from_env(), corpus_dir / OCR_CACHE,
+                          on_page)
+        done = convert(data, ctx)
+        if not done.text.strip():
+            raise CorpusError(f"{source}: no text in it")
+        return Document(source, done.text, sha256_bytes(data), done.encoding, done.pages,
+                        done.units, done.regions)
+    text, encoding = decode_text(data, source)
+    if suffix in HTML_SUFFIXES:
+        text = html_to_text(text)
     if not text.strip():
         raise CorpusError(f"{source}: no text in it")
-    return Document(source, text, sha256_bytes(data), encoding, pages)
+    return Document(source, text, sha256_bytes(data), encoding)
 
 
 def read_corpus(corpus_dir: Path, max_bytes: int = 20_000_000,
                 only: set[str] | None = None,
-                progress: Callable[[int, int], None] | None = None) -> Corpus:
+                progress: Callable[[int, int], None] | None = None,
+                page_progress: Callable[[str, int, int], None] | None = None) -> Corpus:
     """Read every supported file under ``corpus_dir`` (or just the sources in ``only``); a file
     that cannot be read is recorded in ``Corpus.skipped`` with its reason and never stops the
-    others, and ``progress(done, total)`` is called before each file and at the end."""
+    others, and ``progress(done, total)`` is called before each file and at the end;
+    ``page_progress(source, done, total)`` for each page OCR reads."""
     corpus = Corpus()
+    limits = IngestLimits.from_env()
     sources = [s for s, _ in list_files(corpus_dir) if only is None or s in only]
     for done, source in enumerate(sources):
         if progress:
             progress(done, len(sources))
         try:
-            corpus.documents.append(read_document(corpus_dir, source, max_bytes))
+            on_page = (None if page_progress is None else
+                       lambda d, t, s=source: page_progress(s, d, t))  # type: ignore[misc]
+            corpus.documents.append(read_document(corpus_dir, source, max_bytes, limits,
+                                                  on_page))
         except CorpusError as exc:
             corpus.skipped.append(Skipped(source, str(exc).split(": ", 1)[-1]))
     if progress:

@@ -29,6 +29,10 @@ from typing import Any
 import numpy as np
 
 FORMAT = 1
+#: formats this reader loads: 1 (start/end scores), 2 (also the kind of answer a window holds:
+#: span / YES / NO / null, ``qa train-reader``'s ``kind_logits``)
+FORMATS = (1, 2)
+KINDS = ("span", "yes", "no", "null")
 #: the most tokens of a question, and of a question and its context together
 MAX_QUESTION = 64
 MAX_LENGTH = 256
@@ -56,6 +60,15 @@ class Reading:
     end: int
     span_score: float
     null_score: float
+    #: the probabilities of ``KINDS`` (span, yes, no, null) from a reader of format 2
+    kinds: tuple[float, ...] | None = None
+
+    @property
+    def kind(self) -> str | None:
+        """The likeliest kind of answer in the context (format 2), else None."""
+        if self.kinds is None:
+            return None
+        return KINDS[max(range(len(self.kinds)), key=lambda i: self.kinds[i])]
 
     @property
     def margin(self) -> float:
@@ -94,9 +107,9 @@ class Reader:
 
         self.folder = Path(folder)
         self.meta: dict[str, Any] = json.loads((self.folder / "meta.json").read_text("utf-8"))
-        if self.meta.get("format") != FORMAT:
+        if self.meta.get("format") not in FORMATS:
             raise ValueError(f"{self.folder}: reader format {self.meta.get('format')!r}, "
-                             f"this qa reads {FORMAT}")
+                             f"this qa reads {', '.join(map(str, FORMATS))}")
         self.tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
@@ -149,10 +162,10 @@ class Reader:
         """The encodings of ``contexts`` with ``question`` and ``session``'s start and end
         scores of every token."""
         encs = self.encode(question, contexts)
-        return encs, *self._run(session, encs)
+        return encs, *self._run(session, encs)[:2]
 
     @staticmethod
-    def _run(session: Any, encs: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    def _run(session: Any, encs: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         width = max(len(e.ids) for e in encs)
         ids = np.zeros((len(encs), width), dtype=np.int64)
         types = np.zeros_like(ids)
@@ -161,9 +174,13 @@ class Reader:
             ids[row, : len(e.ids)] = e.ids
             types[row, : len(e.ids)] = e.type_ids
             mask[row, : len(e.ids)] = 1
-        starts, ends = session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                          "token_type_ids": types})
-        return starts, ends
+        out = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                 "token_type_ids": types})
+        kinds = None
+        if len(out) > 2:  # format 2: softmax of the kind scores
+            e = np.exp(out[2] - out[2].max(-1, keepdims=True))
+            kinds = e / e.sum(-1, keepdims=True)
+        return out[0], out[1], kinds
 
     def encode(self, question: str, contexts: Sequence[str]) -> list[Any]:
         """Tokenized ``[CLS] question [SEP] context [SEP]`` pairs, the question cut to
@@ -197,26 +214,28 @@ class Reader:
     def _read_many(self, items: list[tuple[str, list[str], Any]]) -> list[list[Reading]]:
         """``read`` of several questions' contexts in one model call."""
         encs = [self.encode(question, contexts) for question, contexts, _ in items]
-        starts, ends = self._run(self.session, [e for each in encs for e in each])
+        starts, ends, kinds = self._run(self.session, [e for each in encs for e in each])
         out, row = [], 0
         for (_, _, focus), mine in zip(items, encs, strict=True):
             out.append([self._reading(e, starts[row + i], ends[row + i],
-                                      focus[i] if focus else (0, 1 << 30))
+                                      focus[i] if focus else (0, 1 << 30),
+                                      None if kinds is None else kinds[row + i])
                         for i, e in enumerate(mine)])
             row += len(mine)
         return out
 
     @staticmethod
-    def _reading(e: Any, starts: np.ndarray, ends: np.ndarray, focus: tuple[int, int]
-                 ) -> Reading:
+    def _reading(e: Any, starts: np.ndarray, ends: np.ndarray, focus: tuple[int, int],
+                 kinds: np.ndarray | None = None) -> Reading:
         lo, hi = focus
         in_context = np.array([s == 1 and o[0] >= lo and o[1] <= hi for s, o in zip(
             e.sequence_ids, e.offsets, strict=True)] + [False] * (len(starts) - len(e.ids)))
         first, last, score = best_span(starts, ends, in_context)
         null = float(starts[0] + ends[0])
+        k = None if kinds is None else tuple(round(float(x), 4) for x in kinds)
         if np.isfinite(score):
-            return Reading(e.offsets[first][0], e.offsets[last][1], score, null)
-        return Reading(0, 0, score, null)
+            return Reading(e.offsets[first][0], e.offsets[last][1], score, null, k)
+        return Reading(0, 0, score, null, k)
 
 
 def default_folder() -> Path:

@@ -14,7 +14,7 @@ from typing import Any
 
 #: Headers of the page: no script, no frames, nothing fetched but its own inline style.
 PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
                                "frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -28,6 +28,8 @@ header b { font-size: 16px; }
 main { max-width: 860px; margin: 0 auto; padding: 16px 24px 60vh; white-space: pre-wrap; }
 .para { background: #f1f5f9; border-radius: 4px; }
 mark { background: #fde68a; padding: 1px 0; scroll-margin-top: 35vh; }
+figure { max-width: 860px; margin: 16px auto 0; padding: 0 24px; font-size: 14px; }
+figure img { width: 100%; border: 1px solid #e5e7eb; }
 """
 
 
@@ -44,7 +46,8 @@ def document_page(view: dict[str, Any]) -> str:
     if span:
         start, end = int(span["start"]), int(span["end"])
         page = f" · 第{span['page']}页" if span.get("page") else ""
-        number = f" · 第{para['number']}段" if para else ""
+        page += f" · {span['place']}" if span.get("place") else ""
+        number = f" · 第{para['number']}段" if para and not span.get("place") else ""
         where = f"{page}{number} · 字符 {start}–{end}"
         p0, p1 = (int(para["start"]), int(para["end"])) if para else (start, end)
         p0, p1 = min(p0, start), max(p1, end)
@@ -58,4 +61,13 @@ def document_page(view: dict[str, Any]) -> str:
             f"<title>{_esc(title)}</title><style>{STYLE}</style></head><body>"
             f"<header><b>{_esc(view['name'])}</b> · 知识库 {_esc(str(view.get('kb', '')))}"
             f"{_esc(where)} · {int(view['chars'])} 字</header>"
-            f"<main>{body}</main></body></html>\n")
+            f"{_figure(view.get('page_image'))}<main>{body}</main></body></html>\n")
+
+
+def _figure(image: dict[str, Any] | None) -> str:
+    """The scanned page a cited OCR'd line was read from, the line boxed in red."""
+    if not image or not str(image.get("src", "")).startswith("data:image/jpeg;base64,"):
+        return ""
+    return (f'<figure><img alt="第{int(image["page"])}页扫描图" src="{_esc(image["src"])}">'
+            f"<figcaption>第{int(image['page'])}页扫描图，红框为引用的文字所在位置</figcaption>"
+            "</figure>")

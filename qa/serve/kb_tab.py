@@ -27,7 +27,8 @@ from qa.serve.render import escape
 from qa.service import QA
 
 log = logging.getLogger("qa.app")
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf"]
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".xlsx", ".csv",
+                ".pptx", ".png", ".jpg", ".jpeg"]
 STATUS_LABELS = {"indexed": "已索引", "changed": "已修改 · 待重建", "new": "新文件 · 待重建",
                  "skipped": "已跳过", "removed": "已删除 · 待重建"}
 TABLE_HEADERS = ["文件", "大小", "编码", "段落", "状态", "说明"]
@@ -192,7 +193,7 @@ def build_tab(engine: QA, bases: Bases) -> dict[str, Any]:
                                column_widths=["26%", "9%", "9%", "7%", "13%", "36%"])
     with gr.Row():
         with gr.Column(scale=3):
-            kb["files"] = gr.File(label="上传文件（.txt .md .html .pdf，可多选）",
+            kb["files"] = gr.File(label="上传文件（.txt .md .html .pdf .docx .xlsx .csv .pptx .png .jpg，可多选）",
                                   file_count="multiple", file_types=UPLOAD_TYPES, height=150,
                                   elem_id="kb-upload")
             with gr.Row():

@@ -175,6 +175,13 @@ def check_content(name: str, data: bytes, max_bytes: int) -> None:
         if not data.startswith(b"%PDF-"):
             raise UnsupportedType(name, "not a PDF (a .pdf file starts with %PDF)")
         return
+    from qa.ingest.uploads import CONVERTED_SUFFIXES, upload_problem
+
+    if suffix in CONVERTED_SUFFIXES:  # Word, Excel, CSV, PowerPoint, images (issue 22)
+        problem = upload_problem(name, data)
+        if problem:
+            raise UnsupportedType(name, problem)
+        return
     for magic, what in _MAGIC:
         if data.startswith(magic):
             raise UnsupportedType(name, f"content is {what}, not text")

@@ -68,7 +68,10 @@ def document_view(library: Library, name: str, start: int | None = None,
     if not 0 <= start <= end <= len(text):
         raise BadInput(f"span {start}–{end} is outside the document (0–{len(text)})")
     out["span"] = {"start": start, "end": end, "text": text[start:end],
-                   "page": doc.page_at(start)}
+                   "page": doc.page_at(start), "place": doc.place_at(start) or None}
+    region = doc.region_at(start)
+    if region:  # an OCR'd line: the page image with the line boxed (issue 22)
+        out["page_image"] = _page_image(library, name, region.page, region.box)
     held = [p for p in paragraphs(text) if p.start <= start < p.end] or \
         [p for p in paragraphs(text) if p.start <= start <= p.end]
     if held:
@@ -76,6 +79,22 @@ def document_view(library: Library, name: str, start: int | None = None,
         out["paragraph"] = {"number": p.number, "start": p.start, "end": p.end,
                             "text": text[p.start:p.end]}
     return out
+
+
+def _page_image(library: Library, name: str, page: int,
+                box: tuple[float, float, float, float]) -> dict[str, Any] | None:
+    """The page ``page`` of scan ``name`` as a JPEG data URL with ``box`` outlined."""
+    import base64
+
+    from qa.ingest.scans import page_picture
+
+    try:
+        data = (library.root / name).read_bytes()
+        jpeg = page_picture(data, Path(name).suffix.lower(), page, box)
+    except Exception:  # the text view stands without its picture
+        return None
+    return {"page": page, "box": list(box),
+            "src": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")}
 
 
 def _span(value: object, what: str) -> list[object] | None:

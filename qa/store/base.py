@@ -278,7 +278,8 @@ def read_for_build(settings: Settings, say: Progress, kept: str) -> tuple[Corpus
     too); ``CorpusEmpty`` naming the folder (and ``kept``: what stays in place) when no file
     can be indexed."""
     corpus = read_corpus(settings.corpus_dir, settings.max_file_bytes,
-                         progress=lambda d, t: say("reading corpus", d, t))
+                         progress=lambda d, t: say("reading corpus", d, t),
+                         page_progress=lambda s, d, t: say(f"OCR {s}", d, t))
     if not corpus.documents:
         names = ", ".join(str(s) for s in corpus.skipped) or "no .txt/.md/.html/.pdf files"
         raise CorpusEmpty(f"nothing to index in {settings.corpus_dir}: {names}; {kept}")

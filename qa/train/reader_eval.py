@@ -42,40 +42,67 @@ def best_span(start: np.ndarray, end: np.ndarray, inside: np.ndarray) -> tuple[i
     return best
 
 
-def read_gold(net: Any, base: Any, p: Paragraph, question: str, max_length: int, stride: int
-              ) -> tuple[str, int]:
-    """The span and the kind ``net`` reads in ``p`` for ``question``."""
+def torch_scorer(net: Any) -> Any:
+    """A scorer of padded id/mask/type arrays by the torch ``net``: (start, end, kind)."""
     import torch
 
+    def run(ids: Any, mask: Any, types: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with torch.no_grad():
+            start, end, kind = net(ids, mask, types)
+        return start.float().numpy(), end.float().numpy(), kind.float().numpy()
+
+    return run
+
+
+def onnx_scorer(model: Path) -> Any:
+    """A scorer by an ONNX reader; a model of the first format (no kind head) gives no kind
+    scores (``read_gold`` then says null where its ``[CLS]`` pair outscores every span)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+
+    def run(ids: Any, mask: Any, types: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy(),
+                "token_type_ids": types.numpy()}
+        out = session.run(None, feed)
+        return out[0], out[1], out[2] if len(out) == 3 else None
+
+    return run
+
+
+def read_gold(scorer: Any, base: Any, p: Paragraph, question: str, max_length: int,
+              stride: int) -> tuple[str, int]:
+    """The span and the kind ``scorer`` reads in ``p`` for ``question``."""
     ws = windows(base.tokenizer, base.layout, question, p.text, max_length, stride)
     t = tensors(ws, base.pad_id)
-    with torch.no_grad():
-        start, end, kind = net(t["input_ids"], t["attention_mask"], t["token_type_ids"])
-    probs = torch.softmax(kind.float(), -1).numpy()
-    start, end = start.float().numpy(), end.float().numpy()
-    best = (-np.inf, "")
+    start, end, kind = scorer(t["input_ids"], t["attention_mask"], t["token_type_ids"])
+    best, nulls = (-np.inf, ""), []
     for row, w in enumerate(ws):
         inside = np.array([o[0] >= 0 for o in w.offsets] + [False] * (start.shape[1] - len(w.ids)))
         i, j, score = best_span(start[row], end[row], inside)
+        nulls.append(start[row, 0] + end[row, 0] > score)
         if score > best[0]:
             best = (score, p.text[w.offsets[i][0] : w.offsets[j][1]])
+    if kind is None:  # a reader without a kind head: null where [CLS] outscores every span
+        return best[1], NULL if all(nulls) else SPAN
+    e = np.exp(kind - kind.max(-1, keepdims=True))
+    probs = e / e.sum(-1, keepdims=True)
     votes = {SPAN: probs[:, SPAN].max(), YES: probs[:, YES].max(), NO: probs[:, NO].max(),
              NULL: probs[:, NULL].min()}
     return best[1], max(votes, key=lambda k: votes[k])
 
 
-def evaluate_sets(net: Any, base: Any, report: dict[str, list[Paragraph]], max_length: int,
+def evaluate_sets(scorer: Any, base: Any, report: dict[str, list[Paragraph]], max_length: int,
                   stride: int, per_set: int = 0) -> dict[str, dict[str, float]]:
     from qa.eval.squad import cmrc_em, cmrc_f1
 
     out = {}
-    net.eval()
     for name, paragraphs in report.items():
         n = {"span": 0, "null": 0, "yes_no": 0}
         em = f1 = found = refused = right = 0.0
         for p, q in _sample(paragraphs, per_set):
             gold = question_kind(q)
-            text, kind = read_gold(net, base, p, q.text, max_length, stride)
+            text, kind = read_gold(scorer, base, p, q.text, max_length, stride)
             if gold == SPAN:
                 n["span"] += 1
                 em += cmrc_em(text, q.answers)

@@ -78,6 +78,7 @@ def train(net: Any, maker: Any, args: argparse.Namespace, work: Path, pad_id: in
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
     step, minutes = 0, 0.0
+    work.mkdir(parents=True, exist_ok=True)
     ckpt = work / "checkpoint.pt"
     if ckpt.is_file():
         state = torch.load(ckpt, weights_only=False)
@@ -85,12 +86,14 @@ def train(net: Any, maker: Any, args: argparse.Namespace, work: Path, pad_id: in
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         step, minutes = state["step"], state["minutes"]
+        if "rng" in state:
+            torch.set_rng_state(state["rng"])
         log(f"resumed from {ckpt} at step {step}/{steps}")
     log(f"{steps} steps ({per_epoch} a epoch), batch {args.batch}, "
         f"{'bfloat16' if bf16 else 'float32'}")
     net.train()
     started, total, seen = time.perf_counter(), 0.0, 0
-    while step < steps:
+    while step < steps:  # ``stop_after`` (tests): stop there as if the run were killed
         epoch, skip = divmod(step, per_epoch)
         for b in batches(maker.epoch(args.seed + epoch), args.batch)[skip:]:
             t = tensors(b, pad_id)
@@ -112,9 +115,10 @@ def train(net: Any, maker: Any, args: argparse.Namespace, work: Path, pad_id: in
             if step % args.checkpoint_every == 0 or step == steps:
                 _save({"model": net.state_dict(), "opt": opt.state_dict(),
                        "sched": sched.state_dict(), "step": step,
-                       "minutes": minutes + now}, ckpt)
-            if step >= steps:
-                break
+                       "rng": torch.get_rng_state(), "minutes": minutes + now}, ckpt)
+            if step >= min(steps, getattr(args, "stop_after", 0) or steps):
+                net.eval()
+                return minutes + now
     net.eval()
     return minutes + (time.perf_counter() - started) / 60
 
@@ -123,7 +127,7 @@ def main(args: argparse.Namespace) -> int:
     import torch
     from transformers.utils import logging as hf_logging
 
-    from qa.train.reader_eval import evaluate_sets, int8_ms_per_window
+    from qa.train.reader_eval import evaluate_sets, int8_ms_per_window, torch_scorer
     from qa.train.reader_net import export_onnx, load_base, reader_net
     from qa.train.reader_windows import WindowMaker
 
@@ -145,7 +149,7 @@ def main(args: argparse.Namespace) -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     minutes = train(net, maker, args, work, base.pad_id, log=lambda m: print(m, flush=True))
-    scores = evaluate_sets(net, base, report, args.max_length, args.stride,
+    scores = evaluate_sets(torch_scorer(net), base, report, args.max_length, args.stride,
                            args.eval_questions)
     for name, row in scores.items():
         print(f"{name}: {row}", flush=True)
