@@ -84,7 +84,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if bases is None:
         return 2
     try:
-        answer = bases.ask(args.question, kb=args.kb, k=args.k, history=args.history or None)
+        from qa.search.filters import Where
+
+        answer = bases.ask(args.question, kb=args.kb, k=args.k, history=args.history or None,
+                           where=Where.from_pairs(args.where or []))
     except ValueError as exc:
         print(f"qa ask: {exc}", file=sys.stderr)
         return 2
@@ -242,6 +245,9 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--history", action="append", metavar="QUESTION",
                    help="an earlier question (repeat, oldest first)")
     a.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    a.add_argument("--where", action="append", metavar="KEY=VALUE",
+                   help="only documents that pass (repeat): name=*合同*, folder=reports, "
+                        "type=pdf, after=2023-01-01, before=2023-12-31, sources=a/b.txt")
     a.add_argument("--kb", default="default", metavar="NAME",
                    help="the knowledge base (QA_KB_ROOT/NAME; default: corpus/); '*': every one")
     a.set_defaults(func=cmd_ask)

@@ -25,6 +25,7 @@ from qa.ingest import text as textmod
 from qa.ingest.corpus import file_hashes, stat_signature
 from qa.models.embedding import Embedder
 from qa.search.bilingual import bridge
+from qa.search.filters import Where, filtered
 from qa.search.followup import in_context, search_context
 from qa.search.glossary import CORPUS_GLOSSARY, Glossary
 from qa.search.retrieve import Hit, Query, Weights, make_query, search
@@ -194,18 +195,21 @@ class QA:
 
     # -- questions -----------------------------------------------------------------------
 
-    def ask(self, question: str, k: int = 3, history: Sequence[str] | None = None) -> Answer:
+    def ask(self, question: str, k: int = 3, history: Sequence[str] | None = None,
+            where: Where | dict[str, Any] | None = None) -> Answer:
         """Answer ``question`` with at most ``k`` cited passages, best first.
 
         ``history`` is the user's earlier questions, oldest first; a follow-up that leans on
-        them ("那2021年呢?") is read in their context. Raises ``ValueError`` for an empty or
-        over-long question or a bad ``k``.
+        them ("那2021年呢?") is read in their context. ``where`` restricts it to some documents
+        (``qa.search.filters``). Raises ``ValueError`` for an empty or over-long question, a
+        bad ``k`` or filter, or a filter no document passes (``NoDocumentMatches``).
         """
         text = clean_question(question, self.settings.max_question_chars)
         check_k(k)
+        where = Where.parse(where)
         earlier = [clean_question(h, self.settings.max_question_chars)
                    for h in (history or []) if isinstance(h, str) and h.strip()]
-        index = self.refresh()
+        index = filtered(self.refresh(), where, self.settings.kb)
         context = search_context(text, earlier)
         answer = self._answer(index, text, k, context)
         if earlier and not context and not answer.found:  # it may lean on them after all
