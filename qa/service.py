@@ -20,6 +20,8 @@ from typing import Any
 
 from qa.answer import rankers as rankersmod
 from qa.answer.answerer import Answer, Answerer, Passage, make_passages
+from qa.answer.corrected import corrected_answer
+from qa.answer.corrections import Correction, Corrections
 from qa.config import DEFAULT_KB, Settings, UnknownKb, cos_range
 from qa.ingest import text as textmod
 from qa.ingest.corpus import file_hashes, stat_signature
@@ -79,6 +81,9 @@ class QA:
         self._loading = threading.Lock()  # one thread loads or rebuilds at a time
         #: the corpus changed while another build held the lock: build at the next question
         self._stale = False
+        #: the base's remembered corrections (``qa.answer.corrections``)
+        self.corrections = Corrections(self.settings.corpus_dir,
+                                       self.settings.correction_threshold)
 
     @classmethod
     def for_kb(cls, name: str, settings: Settings | None = None,
@@ -209,7 +214,12 @@ class QA:
         where = Where.parse(where)
         earlier = [clean_question(h, self.settings.max_question_chars)
                    for h in (history or []) if isinstance(h, str) and h.strip()]
-        index = filtered(self.refresh(), where, self.settings.kb)
+        served = self.refresh()
+        index = filtered(served, where, self.settings.kb)
+        corrected = None if earlier else self._corrected(text, k, served, index)
+        if corrected is not None:
+            return replace(corrected, kb=self.settings.kb,
+                           passages=self._mine(corrected.passages))
         context = search_context(text, earlier)
         answer = self._answer(index, text, k, context)
         if earlier and not context and not answer.found:  # it may lean on them after all
@@ -217,6 +227,22 @@ class QA:
             if other.confidence > answer.confidence:
                 answer = other
         return replace(answer, kb=self.settings.kb, passages=self._mine(answer.passages))
+
+    def _corrected(self, text: str, k: int, served: Store, index: Store) -> Answer | None:
+        """The answer of the correction ``text`` matches, if any (over ``index``, the served
+        index or its filtered view: a correction citing outside the filter does not apply)."""
+        sources = getattr(index, "sources", None)
+
+        def admits(c: Correction) -> bool:
+            return sources is None or (c.kind == "span" and c.source in sources)
+
+        match = self.corrections.match(text, served, self.embedder.encode_query, admits)
+        if match is None:
+            return None
+        log.info("correction %s answers %r (similarity %.3f)", match.correction.id, text,
+                 match.score)
+        return corrected_answer(text, match, index, self.search(index, text, k)[1],
+                                self.weights)
 
     def passages(self, question: str, k: int = 3, lexical: bool = False) -> list[Passage]:
         """The ``k`` best passages for ``question``, cited, without an answer sentence.
