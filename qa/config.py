@@ -172,7 +172,7 @@ class Settings:
     found_threshold: float | None = None
     #: How close a question must be to a corrected one to get its correction (cosine + 0.5 x
     #: bigram overlap, ``qa.answer.corrections``; fitted by bench/corrections.py); over 2:
-    #: only the very same question.
+    #: only the very same question; inf: corrections off.
     correction_threshold: float = 1.05
     #: The short-answer reader: "default" (the one shipped in qa/models/weights/reader), "none", or
     #: the folder of another (``qa train-reader --out``).

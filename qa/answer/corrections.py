@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -295,6 +296,8 @@ class Corrections:
     def match(self, question: str, store: Store, encode: Callable[[str], np.ndarray],
               admits: Callable[[Correction], bool] = lambda c: True) -> Match | None:
         """The correction ``question`` is the same as or a close paraphrase of, if any."""
+        if math.isinf(self.threshold):  # turned off (qa eval --feedback)
+            return None
         live = [c for c in self.live(store) if admits(c)]
         if not live:
             return None

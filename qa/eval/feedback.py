@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +126,8 @@ def main(args: argparse.Namespace) -> int:
         judgments = [j for j in judgments if j.split == args.split]
     if not judgments:
         raise ValueError(f"{path}: no judgments ({args.split} split)")
-    scores = agreement(QA(settings), judgments)
+    # the rankers' agreement: remembered corrections would answer each judgment by itself
+    scores = agreement(QA(settings.with_(correction_threshold=math.inf)), judgments)
     print(f"feedback: {path} ({dict(counts)}); {len(judgments)} judgments, {args.split} split")
     print(f"agreement: {scores['all']:.3f} of {scores['all_n']}")
     for kind in ("up", "better", "unanswerable"):
