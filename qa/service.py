@@ -21,7 +21,7 @@ from typing import Any
 from qa.answer import rankers as rankersmod
 from qa.answer.answerer import Answer, Answerer, Passage, make_passages
 from qa.answer.corrected import corrected_answer
-from qa.answer.corrections import Correction, Corrections
+from qa.answer.corrections import Correction, Corrections, Match
 from qa.config import DEFAULT_KB, Settings, UnknownKb, cos_range
 from qa.ingest import text as textmod
 from qa.ingest.corpus import file_hashes, stat_signature
@@ -83,7 +83,8 @@ class QA:
         self._stale = False
         #: the base's remembered corrections (``qa.answer.corrections``)
         self.corrections = Corrections(self.settings.corpus_dir,
-                                       self.settings.correction_threshold)
+                                       self.settings.correction_threshold,
+                                       self.settings.correction_same_answer)
 
     @classmethod
     def for_kb(cls, name: str, settings: Settings | None = None,
@@ -216,33 +217,36 @@ class QA:
                    for h in (history or []) if isinstance(h, str) and h.strip()]
         served = self.refresh()
         index = filtered(served, where, self.settings.kb)
-        corrected = None if earlier else self._corrected(text, k, served, index)
-        if corrected is not None:
-            return replace(corrected, kb=self.settings.kb,
-                           passages=self._mine(corrected.passages))
+        match = None if earlier else self._correction(text, served, index)
+        if match is not None and match.sure:
+            return self._corrected(text, k, index, match)
         context = search_context(text, earlier)
         answer = self._answer(index, text, k, context)
         if earlier and not context and not answer.found:  # it may lean on them after all
             other = self._answer(index, text, k, in_context(text, earlier))
             if other.confidence > answer.confidence:
                 answer = other
+        if match is not None and answer.span == match.correction.answered:
+            return self._corrected(text, k, index, match)  # asked as wrongly as the corrected
         return replace(answer, kb=self.settings.kb, passages=self._mine(answer.passages))
 
-    def _corrected(self, text: str, k: int, served: Store, index: Store) -> Answer | None:
-        """The answer of the correction ``text`` matches, if any (over ``index``, the served
-        index or its filtered view: a correction citing outside the filter does not apply)."""
+    def _correction(self, text: str, served: Store, index: Store) -> Match | None:
+        """The correction ``text`` is close to, if any (over ``index``, the served index or
+        its filtered view: a correction citing outside the filter does not apply)."""
         sources = getattr(index, "sources", None)
 
         def admits(c: Correction) -> bool:
             return sources is None or (c.kind == "span" and c.source in sources)
 
-        match = self.corrections.match(text, served, self.embedder.encode_query, admits)
-        if match is None:
-            return None
-        log.info("correction %s answers %r (similarity %.3f)", match.correction.id, text,
-                 match.score)
-        return corrected_answer(text, match, index, self.search(index, text, k)[1],
-                                self.weights)
+        return self.corrections.match(text, served, self.embedder.encode_query, admits)
+
+    def _corrected(self, text: str, k: int, index: Store, match: Match) -> Answer:
+        """The answer ``match``'s correction gives, over ``text``'s own search hits."""
+        log.info("correction %s answers %r (similarity %.3f%s)", match.correction.id, text,
+                 match.score, "" if match.sure else ", the same answer as the corrected")
+        answer = corrected_answer(text, match, index, self.search(index, text, k)[1],
+                                  self.weights)
+        return replace(answer, kb=self.settings.kb, passages=self._mine(answer.passages))
 
     def passages(self, question: str, k: int = 3, lexical: bool = False) -> list[Passage]:
         """The ``k`` best passages for ``question``, cited, without an answer sentence.

@@ -66,6 +66,21 @@ def test_a_better_sentence_answers_the_question_and_its_paraphrase(engine) -> No
     assert not hasattr(follow_up, "note"), "a follow-up is read in its context, uncorrected"
 
 
+def test_a_looser_paraphrase_answered_as_wrongly_gets_the_correction(engine) -> None:  # type: ignore[no-untyped-def]
+    loose = "微软头一回给OpenAI砸了多少钱?"
+    wrong = engine.ask(HEADLINE).span
+    assert engine.ask(loose).span == wrong  # the same answer as the corrected question's
+    correct(engine, HEADLINE, better_span=better_span(engine))
+    assert not hasattr(engine.ask(loose), "note"), "not close enough on its own"
+    path = engine.settings.corpus_dir / ".qa" / "feedback.jsonl"
+    path.write_text(feedback_line(HEADLINE, better_span=better_span(engine),
+                                  answer_span=list(wrong)), encoding="utf-8")
+    answer = engine.ask(loose)
+    assert answer.text == BETTER and answer.corrected["similarity"] < \
+        engine.settings.correction_threshold
+    assert not hasattr(engine.ask(OTHER), "note")
+
+
 def test_not_in_the_documents_refuses_marked(engine) -> None:  # type: ignore[no-untyped-def]
     correct(engine, HEADLINE, not_in_documents=True)
     answer = engine.ask(HEADLINE)
@@ -145,11 +160,12 @@ def test_feedback_lines_as_corrections(tmp_path: Path) -> None:
         + feedback_line("乙?", not_in_documents=True)
         + feedback_line("丙?")  # a bare 👎 teaches nothing
         + feedback_line("丁?", verdict="up", answer_span=["a.txt", 0, 2])
-        + feedback_line("甲?", better_span=["a.txt", 10, 20])  # the later line wins
+        + feedback_line("甲?", better_span=["a.txt", 10, 20], answer_span=["a.txt", 0, 2])
         + feedback_line("戊?", better_span=["a.txt", 9, 3])  # no span
         + "not json\n", encoding="utf-8")
-    got = {c.question: (c.kind, c.span) for c in from_feedback(path)}
-    assert got == {"甲?": ("span", ("a.txt", 10, 20)), "乙?": ("unanswerable", None)}
+    got = {c.question: (c.kind, c.span, c.answered) for c in from_feedback(path)}
+    assert got == {"甲?": ("span", ("a.txt", 10, 20), ("a.txt", 0, 2)),
+                   "乙?": ("unanswerable", None, None)}
 
 
 def test_faq_files() -> None:

@@ -16,7 +16,9 @@ correction's span, the correction is dropped, with a log line, and stays dropped
 
 A question matches a correction when ``similarity`` (the cosine of their embeddings plus
 ``LEXICAL_WEIGHT`` times the Jaccard overlap of their character bigrams) reaches the fitted
-threshold (``QA_CORRECTION_THRESHOLD``; ``bench/corrections.py`` fits and measures it).
+threshold (``QA_CORRECTION_THRESHOLD``; ``bench/corrections.py`` fits and measures it). A
+question less close, down to ``QA_CORRECTION_SAME_ANSWER``, gets the correction only when its
+own answer is the one the 👎 was given on (``Correction.answered``): asked the same way wrongly.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class Correction:
     end: int | None = None
     text: str = ""
     status: str = "live"  # "live", "deleted", or why it was dropped
+    #: the answer the 👎 was given on (source, start, end), if it named one
+    answered: tuple[str, int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,8 +82,12 @@ class Correction:
 
 @dataclass
 class Match:
+    """The corrected question closest to a question: ``sure`` when their similarity reaches
+    the threshold, else it applies only if the question's own answer is ``answered``."""
+
     correction: Correction
     score: float
+    sure: bool = True
 
 
 def correction_id(origin: str, question: str) -> str:
@@ -122,13 +130,23 @@ def from_feedback(path: Path) -> list[Correction]:
             continue
         day = str(row.get("time", ""))[:10]
         ident = correction_id("feedback", question)
+        answered = _span(row.get("answer_span"))
         if row.get("not_in_documents"):
-            latest[question] = Correction(ident, question, "unanswerable", "feedback", day)
-        elif isinstance(span, list) and len(span) == 3 and isinstance(span[0], str) \
-                and all(isinstance(x, int) for x in span[1:]) and 0 <= span[1] < span[2]:
-            latest[question] = Correction(ident, question, "span", "feedback", day,
-                                          span[0], span[1], span[2])
+            latest[question] = Correction(ident, question, "unanswerable", "feedback", day,
+                                          answered=answered)
+        elif (better := _span(span)) is not None:
+            latest[question] = Correction(ident, question, "span", "feedback", day, *better,
+                                          answered=answered)
     return list(latest.values())
+
+
+def _span(value: object) -> tuple[str, int, int] | None:
+    """``[source, start, end]`` as a tuple, if it is one."""
+    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) \
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in value[1:]) \
+            and 0 <= value[1] < value[2]:
+        return value[0], value[1], value[2]
+    return None
 
 
 def faq_pairs(rows: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -192,6 +210,8 @@ class Corrections:
 
     corpus_dir: Path
     threshold: float
+    #: the lower similarity at which a question answered as the corrected one was gets it
+    same_answer: float = math.inf
     _stamp: tuple[Any, ...] = ()
     _live: list[Correction] = field(default_factory=list)
     _all: list[Correction] = field(default_factory=list)
@@ -308,7 +328,11 @@ class Corrections:
         words = _bigrams(question)
         best = max(live, key=lambda c: self.score(c, vector, words, encode))
         score = self.score(best, vector, words, encode)
-        return Match(best, score) if score >= self.threshold else None
+        if score >= self.threshold:
+            return Match(best, score)
+        if score >= self.same_answer and best.answered is not None:
+            return Match(best, score, sure=False)
+        return None
 
     def score(self, c: Correction, vector: np.ndarray, words: set[str],
               encode: Callable[[str], np.ndarray]) -> float:
