@@ -173,10 +173,10 @@ class Settings:
     #: How close a question must be to a corrected one to get its correction (cosine + 0.5 x
     #: bigram overlap, ``qa.answer.corrections``; fitted by bench/corrections.py); over 2:
     #: only the very same question; inf: corrections off.
-    correction_threshold: float = 1.06
+    correction_threshold: float = 1.16
     #: Down to this similarity, a question whose own answer is the one a 👎 was given on gets
     #: that 👎's correction (fitted by bench/corrections.py; inf: never).
-    correction_same_answer: float = 0.80
+    correction_same_answer: float = 1.05
     #: The short-answer reader: "default" (the one shipped in qa/models/weights/reader), "none", or
     #: the folder of another (``qa train-reader --out``).
     reader: str = "default"
