@@ -236,11 +236,15 @@ class Corrections:
         return data if isinstance(data, dict) else {"seen": {}, "gone": {}}
 
     def _save(self, state: dict[str, Any]) -> None:
+        """Write ``corrections.json`` (a read-only corpus: logged, kept in memory only)."""
         path = self.corpus_dir / STATE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", path, exc)
 
     def live(self, store: Store) -> list[Correction]:
         """The corrections in force over ``store`` (cheap when nothing changed)."""
