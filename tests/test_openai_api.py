@@ -88,6 +88,20 @@ def test_streaming_through_the_client(server: str) -> None:
     assert events[-1].choices[0].finish_reason == "stop"
 
 
+def test_usage_in_a_stream_and_one_model(server: str) -> None:
+    import openai
+
+    events = list(client(server).chat.completions.create(
+        model="qa", stream=True, stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": HEADLINE}]))
+    assert events[-1].choices == [] and events[-1].usage.completion_tokens > 0
+    assert client(server).models.retrieve("qa:cafe").id == "qa:cafe"
+    with pytest.raises(openai.NotFoundError):
+        client(server).models.retrieve("qa:nope")
+    with pytest.raises(openai.PermissionDeniedError):
+        client(server, "wrong").models.retrieve("qa:vault")
+
+
 def test_raw_sse_stream_ends_with_done(server: str) -> None:
     import httpx
 

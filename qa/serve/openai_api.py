@@ -97,6 +97,7 @@ class ChatRequest(BaseModel):
     model: StrictStr = Field(examples=[MODEL])
     messages: list[ChatMessage] = Field(min_length=1)
     stream: StrictBool = False
+    stream_options: dict[str, Any] | None = None
     filter: dict[str, Any] | None = Field(None, description="as in POST /v1/ask")
     k: StrictInt = Field(3, description="passages to cite, 1 to 20")
 
@@ -232,9 +233,9 @@ def pieces(text: str, size: int = 24) -> Iterator[str]:
             yield line[i : i + size]
 
 
-def stream(whole: dict[str, Any]) -> Iterator[str]:
+def stream(whole: dict[str, Any], usage: bool = False) -> Iterator[str]:
     """The events of a streamed reply: the role (with the citations), the content in pieces,
-    the finish, ``[DONE]``."""
+    the finish, with ``usage`` a last chunk of no choices carrying it, ``[DONE]``."""
     head = {k: whole[k] for k in ("id", "created", "model", "system_fingerprint")}
     head["object"] = "chat.completion.chunk"
 
@@ -247,6 +248,8 @@ def stream(whole: dict[str, Any]) -> Iterator[str]:
     for piece in pieces(whole["choices"][0]["message"]["content"]):
         yield sse(chunk({"content": piece}))
     yield sse(chunk({}, "stop"))
+    if usage:
+        yield sse(head | {"choices": [], "usage": whole["usage"]})
     yield sse("[DONE]")
 
 
@@ -289,6 +292,14 @@ def add_openai_routes(api: FastAPI, ctx: Context) -> None:
         return {"object": "list", "data": [{"id": model_of(kb), "object": "model",
                                             "created": 0, "owned_by": "qa"} for kb in names]}
 
+    @router.get("/v1/models/{model}", tags=tags, responses=ctx.errors)
+    def model(model: str, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+              ) -> dict[str, Any]:
+        """One model (404 when there is no such base; 401/403 as its reads)."""
+        kb = resolve(model)
+        may_read(kb, credentials)
+        return {"id": model_of(kb), "object": "model", "created": 0, "owned_by": "qa"}
+
     @router.post("/v1/chat/completions", tags=tags, responses=ctx.errors, response_model=None)
     def chat(body: ChatRequest, request: Request,
              credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
@@ -306,7 +317,8 @@ def add_openai_routes(api: FastAPI, ctx: Context) -> None:
                            question)
         if not body.stream:
             return whole
-        return StreamingResponse(stream(whole), media_type="text/event-stream",
+        usage = bool((body.stream_options or {}).get("include_usage"))
+        return StreamingResponse(stream(whole, usage), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
 
     api.include_router(router)
