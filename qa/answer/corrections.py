@@ -161,30 +161,6 @@ def faq_pairs(rows: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
-def read_faq(data: bytes, name: str = "faq.jsonl") -> list[tuple[str, str]]:
-    """The pairs of an uploaded ``faq.jsonl``; ``ValueError`` naming the first bad line."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError(f"{name}: not UTF-8") from None
-    pairs = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            raise ValueError(f"{name} line {n}: not JSON") from None
-        got = faq_pairs([row]) if isinstance(row, dict) else []
-        if not got:
-            raise ValueError(f"{name} line {n}: expected an object with 问题 and 答案 "
-                             "(or question and answer), both non-empty text")
-        pairs += got
-    if not pairs:
-        raise ValueError(f"{name}: no pairs")
-    return pairs
-
-
 def locate(answer: str, chunks: list[Chunk]) -> tuple[str, int, int] | None:
     """Where ``answer`` occurs word for word in a passage of the base, if it does."""
     for c in chunks:
@@ -356,14 +332,3 @@ def _today() -> str:
     import datetime as dt
 
     return dt.date.today().isoformat()
-
-
-def add_faq(corpus_dir: Path, pairs: list[tuple[str, str]]) -> int:
-    """Append FAQ pairs to the base's ``faq.jsonl`` (a pair on a question already there
-    replaces it: the later line wins); returns how many."""
-    path = corpus_dir / FAQ
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as f:
-        for q, a in pairs:
-            f.write(json.dumps({"问题": q, "答案": a}, ensure_ascii=False) + "\n")
-    return len(pairs)

@@ -3,7 +3,8 @@ under ``/v1`` (the default base) and ``/v1/kbs/{kb}``:
 
     GET    …/corrections         every correction: in force, deleted, or dropped and why
     DELETE …/corrections/{id}    delete one (it no longer answers)
-    POST   …/corrections/faq     multipart "file": a faq.jsonl of {"问题", "答案"} lines
+    POST   …/corrections/faq     multipart "file": a faq.jsonl of {"问题", "答案"} lines, or a
+                                 .xlsx whose first row names the columns 问题 and 答案
 
 Listing needs the base's read token (if any), deleting and uploading the write token.
 """
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Depends, FastAPI, File, UploadFile
 from starlette.exceptions import HTTPException
 
-from qa.answer.corrections import add_faq, read_faq
+from qa.answer.faq import add_faq, read_faq, read_faq_xlsx
 
 if TYPE_CHECKING:
     from qa.serve.routes import Context
@@ -54,7 +55,8 @@ def add_correction_routes(api: FastAPI, prefix: str, one: Callable[..., str],
 
     @api.post(f"{prefix}/corrections/faq", tags=tags, status_code=201, dependencies=ctx.write,
               responses=ctx.errors)
-    def faq(file: UploadFile = File(..., description="faq.jsonl: {\"问题\", \"答案\"} a line"),
+    def faq(file: UploadFile = File(..., description="faq.jsonl ({\"问题\", \"答案\"} a line) "
+                                                      "or faq.xlsx (columns 问题, 答案)"),
             kb: str = Depends(one)) -> dict[str, Any]:
         """Add FAQ pairs: an answer found word for word in the base is cited there, any other
         is shown as a text of its own; a later pair on the same question replaces it."""
@@ -62,7 +64,9 @@ def add_correction_routes(api: FastAPI, prefix: str, one: Callable[..., str],
         if len(data) > MAX_FAQ_BYTES:
             raise HTTPException(413, f"{file.filename}: over {MAX_FAQ_BYTES:,} bytes")
         try:
-            pairs = read_faq(data, file.filename or "faq.jsonl")
+            name = file.filename or "faq.jsonl"
+            pairs = read_faq_xlsx(data, name) if name.lower().endswith(".xlsx") \
+                else read_faq(data, name)
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         engine = ctx.bases.engine(kb)
