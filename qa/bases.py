@@ -115,12 +115,22 @@ class Bases:
         return merge_answers(answers, k)
 
     def passages(self, question: str, kb: str = DEFAULT_KB, k: int = 3,
-                 lexical: bool = False) -> list[Passage]:
+                 lexical: bool = False, where: Where | dict | None = None) -> list[Passage]:
         """The best passages of base ``kb``, or with ``"*"`` of every base by score."""
+        where = Where.parse(where)
         if kb != ALL:
-            return self.engine(kb).passages(question, k=k, lexical=lexical)
-        return merge_passages({name: self.engine(name).passages(question, k=k, lexical=lexical)
-                               for name in self._askable()}, k)
+            return self.engine(kb).passages(question, k=k, lexical=lexical, where=where)
+        found = {}
+        for name in self._askable():
+            try:
+                found[name] = self.engine(name).passages(question, k=k, lexical=lexical,
+                                                         where=where)
+            except NoDocumentMatches:
+                continue
+        if where and not found:
+            raise NoDocumentMatches(f"filter {where.to_json()} matches no document of any "
+                                    "knowledge base")
+        return merge_passages(found, k)
 
     def _askable(self) -> list[str]:
         """The bases with files in them (an empty new base has nothing to answer from)."""

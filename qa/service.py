@@ -248,17 +248,20 @@ class QA:
                                   self.weights)
         return replace(answer, kb=self.settings.kb, passages=self._mine(answer.passages))
 
-    def passages(self, question: str, k: int = 3, lexical: bool = False) -> list[Passage]:
-        """The ``k`` best passages for ``question``, cited, without an answer sentence.
-        ``lexical`` ranks by BM25 alone and never loads the embedding model: the fast path of
-        a fresh process (``qa search --lexical``). It reads the published index as it is,
-        without the checks and rebuilds of ``refresh`` (``IndexProblem`` if there is none)."""
+    def passages(self, question: str, k: int = 3, lexical: bool = False,
+                 where: Where | dict[str, Any] | None = None) -> list[Passage]:
+        """The ``k`` best passages for ``question``, cited, without an answer sentence, of
+        the documents ``where`` admits (all without it). ``lexical`` ranks by BM25 alone and
+        never loads the embedding model: the fast path of a fresh process (``qa search
+        --lexical``). It reads the published index as it is, without the checks and rebuilds
+        of ``refresh`` (``IndexProblem`` if there is none)."""
         text = clean_question(question, self.settings.max_question_chars)
         check_k(k)
+        where = Where.parse(where)
         if not lexical:
-            return self._mine(make_passages(self.search(self.refresh(), text, k)[1],
-                                            self.weights))
-        index = self._index or self.store.load()
+            index = filtered(self.refresh(), where, self.settings.kb)
+            return self._mine(make_passages(self.search(index, text, k)[1], self.weights))
+        index = filtered(self._index or self.store.load(), where, self.settings.kb)
         hits = search(index, make_query(self._expand(index, text), None), k, self.weights)
         return self._mine(make_passages(hits, self.weights, lexical=True))
 

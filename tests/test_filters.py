@@ -91,6 +91,10 @@ def test_cli_where(library) -> None:  # type: ignore[no-untyped-def]
                   "--where", "type=md", root=root)
     assert proc.returncode == 0, proc.stderr
     assert cited(json.loads(proc.stdout)) == {"notes/cafe.md"}
+    proc = run_qa("search", HEADLINE, "--json", "--lexical", "-k", "5", "--where",
+                  "name=*old*", root=root)
+    assert proc.returncode == 0, proc.stderr
+    assert {p["source"] for p in json.loads(proc.stdout)} == {"reports/2019/old.txt"}
     proc = run_qa("ask", HEADLINE, "--where", "type=pdf", root=root)
     assert proc.returncode == 2 and "matches none of the 4 documents" in proc.stderr
     proc = run_qa("ask", HEADLINE, "--where", "colour=red", root=root)
@@ -108,6 +112,11 @@ def test_rest_filter(library) -> None:  # type: ignore[no-untyped-def]
             r = client.post(path, json={"question": HEADLINE, "k": 5, "filter": spec})
             assert r.status_code == 200, r.text
             assert cited(r.json()) <= admitted(spec), (path, spec)
+    for lexical in (False, True):
+        r = client.post("/v1/search", json={"question": HEADLINE, "k": 5, "lexical": lexical,
+                                             "filter": {"folder": "notes"}})
+        assert r.status_code == 200 and r.json()["passages"], r.text
+        assert {p["source"] for p in r.json()["passages"]} <= admitted({"folder": "notes"})
     r = client.post("/v1/ask", json={"question": HEADLINE, "filter": {"type": "pdf"}})
     assert r.status_code == 400 and "matches none" in r.json()["error"]
     r = client.post("/v1/kbs/*/ask", json={"question": HEADLINE, "filter": {"type": "pdf"}})

@@ -2,7 +2,7 @@
 "default" (today's paths) and under ``/v1/kbs/{kb}`` for any base.
 
     POST   …/ask                     {"question", "k", "history", "filter"} -> the Answer
-    POST   …/search                  {"question", "k", "lexical"} -> {"passages": [...]}
+    POST   …/search                  {"question", "k", "lexical", "filter"} -> {"passages"}
     GET    …/documents               the base's files and their status against its index
     GET    …/documents/{name}        one file's text; ?start=&end=: the span and its paragraph
     GET    …/view/{name}?start=&end= the same as an HTML page, the span marked (``#cited``)
@@ -67,6 +67,7 @@ class SearchRequest(BaseModel):
     question: StrictStr = Field(examples=["微软2019年向OpenAI投资了多少钱?"])
     k: StrictInt = Field(3, description="passages to return, 1 to 20")
     lexical: StrictBool = Field(False, description="BM25 only, no model")
+    filter: dict[str, Any] | None = Field(None, description="as in …/ask")
 
 
 Span = tuple[StrictStr, StrictInt, StrictInt]
@@ -133,7 +134,8 @@ def add_base_routes(api: FastAPI, prefix: str, one: Callable[..., str],
         from qa.store.base import IndexProblem
 
         try:
-            passages = bases.passages(body.question, kb=kb, k=body.k, lexical=body.lexical)
+            passages = bases.passages(body.question, kb=kb, k=body.k, lexical=body.lexical,
+                                      where=body.filter)
         except ValueError as exc:
             raise fail(400, str(exc)) from None
         except IndexProblem as exc:
