@@ -90,6 +90,14 @@ def test_not_in_the_documents_refuses_marked(engine) -> None:  # type: ignore[no
     from qa.serve.render import answer_head
 
     assert MARK in answer_head(answer)
+    from fastapi.testclient import TestClient
+
+    from qa.serve.api import create_api
+
+    body = {"model": "qa", "messages": [{"role": "user", "content": HEADLINE}]}
+    reply = TestClient(create_api(engine)).post("/v1/chat/completions", json=body).json()
+    assert reply["choices"][0]["message"]["content"].startswith("文档中没有能回答")
+    assert MARK in reply["choices"][0]["message"]["content"] and not reply["qa"]["found"]
 
 
 def test_a_changed_cited_text_drops_the_correction(engine, caplog) -> None:  # type: ignore[no-untyped-def]

@@ -145,6 +145,10 @@ def test_a_private_base_needs_its_read_token(server: str) -> None:
         client(server, "wrong").chat.completions.create(**(ask | {"model": "qa:*"}))
     reply = client(server, READ).chat.completions.create(**ask)
     assert "李四" in reply.choices[0].message.content
+    every = client(server, READ).chat.completions.create(**(ask | {"model": "qa:*"}))
+    assert "李四" in every.choices[0].message.content
+    assert every.model_extra["qa"]["kb"] in ("cafe", "vault")
+    assert {c["kb"] for c in every.model_extra["citations"]} <= {"default", "cafe", "vault"}
 
 
 def test_follow_up_and_refusal(server: str) -> None:

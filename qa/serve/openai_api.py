@@ -178,16 +178,15 @@ def reply_markdown(answer: Answer, cites: list[dict[str, Any]]) -> str:
     """The assistant message: the answer (or the refusal), then the numbered citations."""
     listed = "\n\n".join(f"[{c['index']}] [{md(c['label'].split('] ', 1)[1])}]({c['url']})"
                          for c in cites)
+    note = getattr(answer, "note", "")  # a remembered correction's mark
+    marked = f"\n\n*{md(note)}*" if note else ""
     if not answer.found:
-        head = NOT_ANSWERED
+        head = NOT_ANSWERED + marked
         return f"{head}\n\n最接近的段落（仅供参考）：\n\n{listed}" if cites else head
     own = answer_passage(answer)
     number = next((c["index"] for c, p in zip(cites, answer.passages, strict=True)
                    if p is own), None)
-    head = sentence_markdown(answer) + (f" [{number}]" if number else "")
-    note = getattr(answer, "note", "")
-    if note:
-        head += f"\n\n*{md(note)}*"
+    head = sentence_markdown(answer) + (f" [{number}]" if number else "") + marked
     return f"{head}\n\n置信度 {answer.confidence:.2f}\n\n{listed}" if cites else head
 
 
