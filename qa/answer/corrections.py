@@ -242,6 +242,8 @@ class Corrections:
     def _check(self, store: Store) -> list[Correction]:
         """Read every correction, resolve FAQ answers, and drop those whose cited text
         changed since it was first seen (logged, and recorded in ``corrections.json``)."""
+        if not any((self.corpus_dir / rel).is_file() for rel in (FEEDBACK, FAQ)):
+            return []  # nothing to remember: the corpus is not read
         chunks_of: dict[str, list[Chunk]] = {}
         for c in store.records():
             chunks_of.setdefault(c.source, []).append(c)
