@@ -170,6 +170,13 @@ class Settings:
     #: Confidence below which an answer is "not found"; None: the fitted threshold of the
     #: rankers in use (``qa.answer.rankers``).
     found_threshold: float | None = None
+    #: How close a question must be to a corrected one to get its correction (cosine + 0.5 x
+    #: bigram overlap, ``qa.answer.corrections``; fitted by bench/corrections.py); over 2:
+    #: only the very same question; inf: corrections off.
+    correction_threshold: float = 1.16
+    #: Down to this similarity, a question whose own answer is the one a 👎 was given on gets
+    #: that 👎's correction (fitted by bench/corrections.py; inf: never).
+    correction_same_answer: float = 1.05
     #: The short-answer reader: "default" (the one shipped in qa/models/weights/reader), "none", or
     #: the folder of another (``qa train-reader --out``).
     reader: str = "default"
@@ -238,6 +245,10 @@ class Settings:
             max_question_chars=_env_int("QA_MAX_QUESTION_CHARS", d.max_question_chars),
             max_file_bytes=_env_int("QA_MAX_FILE_BYTES", d.max_file_bytes),
             found_threshold=_env_float("QA_FOUND_THRESHOLD", d.found_threshold),
+            correction_threshold=_env_float("QA_CORRECTION_THRESHOLD",
+                                            d.correction_threshold),
+            correction_same_answer=_env_float("QA_CORRECTION_SAME_ANSWER",
+                                              d.correction_same_answer),
             reader=os.environ.get("QA_READER", "").strip() or d.reader,
             reader_quantize=os.environ.get("QA_READER_QUANTIZE", "").strip()
             or d.reader_quantize,
