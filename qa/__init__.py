@@ -64,18 +64,21 @@ def bases() -> Bases:
 
 
 def ask(question: str, k: int = 3, history: Sequence[str] | None = None,
-        kb: str = "default") -> Answer:
+        kb: str = "default", where: dict[str, object] | None = None) -> Answer:
     """Answer ``question`` from the corpus with at most ``k`` cited passages.
 
     ``history`` is the user's earlier questions, oldest first; ``kb`` the knowledge base
-    ("*": every one, the citations naming their base). Raises a ``qa.errors.QAError``:
-    ``BadInput`` (a ``ValueError``) for an empty or over-long question or a bad base name,
-    ``NotFound`` (a ``LookupError``) for an unknown base, ``Unavailable`` when the index cannot
-    answer (its store down, or it must be rebuilt).
+    ("*": every one, the citations naming their base); ``where`` only the documents that pass
+    it, e.g. ``{"folder": "reports", "type": "pdf", "after": "2023-01-01"}`` (keys: name,
+    folder, type, after, before, sources; ``qa.search.filters``). Raises a
+    ``qa.errors.QAError``: ``BadInput`` (a ``ValueError``) for an empty or over-long question,
+    a bad base name or filter, or a filter no document passes; ``NotFound`` (a ``LookupError``)
+    for an unknown base; ``Unavailable`` when the index cannot answer (its store down, or it
+    must be rebuilt).
     """
     if kb == "default":
-        return default().ask(question, k=k, history=history)
-    return bases().ask(question, kb=kb, k=k, history=history)
+        return default().ask(question, k=k, history=history, where=where)
+    return bases().ask(question, kb=kb, k=k, history=history, where=where)
 
 
 def build(full: bool = False, progress: Progress | None = None,

@@ -24,6 +24,7 @@ from qa.answer.answerer import Answer, Passage
 from qa.answer.merge import merge_answers, merge_passages
 from qa.config import DEFAULT_KB, BadKbName, Settings, UnknownKb, check_kb_name
 from qa.errors import Busy, Conflict
+from qa.search.filters import NoDocumentMatches, Where
 from qa.service import QA
 
 #: The name that asks every knowledge base at once.
@@ -108,21 +109,41 @@ class Bases:
     # -- questions -----------------------------------------------------------------------
 
     def ask(self, question: str, kb: str = DEFAULT_KB, k: int = 3,
-            history: Sequence[str] | None = None) -> Answer:
-        """Ask base ``kb``, or with ``"*"`` every base and merge (``qa.answer.merge``)."""
+            history: Sequence[str] | None = None, where: Where | dict | None = None) -> Answer:
+        """Ask base ``kb``, or with ``"*"`` every base and merge (``qa.answer.merge``);
+        ``where``: only the documents that pass it (``qa.search.filters``)."""
+        where = Where.parse(where)
         if kb != ALL:
-            return self.engine(kb).ask(question, k=k, history=history)
-        answers = {name: self.engine(name).ask(question, k=k, history=history)
-                   for name in self._askable()}
+            return self.engine(kb).ask(question, k=k, history=history, where=where)
+        answers = {}
+        for name in self._askable():
+            try:
+                answers[name] = self.engine(name).ask(question, k=k, history=history,
+                                                      where=where)
+            except NoDocumentMatches:
+                continue  # another base may hold documents that pass
+        if where and not answers:
+            raise NoDocumentMatches(f"filter {where.to_json()} matches no document of any "
+                                    "knowledge base")
         return merge_answers(answers, k)
 
     def passages(self, question: str, kb: str = DEFAULT_KB, k: int = 3,
-                 lexical: bool = False) -> list[Passage]:
+                 lexical: bool = False, where: Where | dict | None = None) -> list[Passage]:
         """The best passages of base ``kb``, or with ``"*"`` of every base by score."""
+        where = Where.parse(where)
         if kb != ALL:
-            return self.engine(kb).passages(question, k=k, lexical=lexical)
-        return merge_passages({name: self.engine(name).passages(question, k=k, lexical=lexical)
-                               for name in self._askable()}, k)
+            return self.engine(kb).passages(question, k=k, lexical=lexical, where=where)
+        found = {}
+        for name in self._askable():
+            try:
+                found[name] = self.engine(name).passages(question, k=k, lexical=lexical,
+                                                         where=where)
+            except NoDocumentMatches:
+                continue
+        if where and not found:
+            raise NoDocumentMatches(f"filter {where.to_json()} matches no document of any "
+                                    "knowledge base")
+        return merge_passages(found, k)
 
     def _askable(self) -> list[str]:
         """The bases with files in them (an empty new base has nothing to answer from)."""

@@ -57,8 +57,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.search.filters import Where
+
     bases = _bases(args.kb)
-    answer = bases.ask(args.question, kb=args.kb, k=args.k, history=args.history or None)
+    answer = bases.ask(args.question, kb=args.kb, k=args.k, history=args.history or None,
+                       where=Where.from_pairs(args.where or []))
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -87,8 +90,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from qa.search.filters import Where
+
     bases = _bases(args.kb)
-    passages = bases.passages(args.question, kb=args.kb, k=args.k, lexical=args.lexical)
+    passages = bases.passages(args.question, kb=args.kb, k=args.k, lexical=args.lexical,
+                              where=Where.from_pairs(args.where or []))
     if args.json:
         print(json.dumps([asdict(p) for p in passages], ensure_ascii=False, indent=2))
         return 0
@@ -180,6 +186,9 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--history", action="append", metavar="QUESTION",
                    help="an earlier question (repeat, oldest first)")
     a.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    a.add_argument("--where", action="append", metavar="KEY=VALUE",
+                   help="only documents that pass (repeat): name=*合同*, folder=reports, "
+                        "type=pdf, after=2023-01-01, before=2023-12-31, sources=a/b.txt")
     a.add_argument("--kb", default="default", metavar="NAME",
                    help="the knowledge base (QA_KB_ROOT/NAME; default: corpus/); '*': every one")
     a.set_defaults(func=cmd_ask)
@@ -198,6 +207,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--lexical", action="store_true",
                    help="BM25 only: no embedding model is loaded (starts in well under 1 s)")
     r.add_argument("--json", action="store_true", help="print the passages as JSON")
+    r.add_argument("--where", action="append", metavar="KEY=VALUE",
+                   help="only documents that pass (repeat), as with qa ask")
     r.add_argument("--kb", default="default", metavar="NAME",
                    help="the knowledge base (QA_KB_ROOT/NAME; default: corpus/); '*': every one")
     r.set_defaults(func=cmd_search)

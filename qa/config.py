@@ -195,6 +195,13 @@ class Settings:
     #: Confidence below which an answer is "not found"; None: the fitted threshold of the
     #: rankers in use (``qa.answer.rankers``).
     found_threshold: float | None = None
+    #: How close a question must be to a corrected one to get its correction (cosine + 0.5 x
+    #: bigram overlap, ``qa.answer.corrections``; fitted by bench/corrections.py); over 2:
+    #: only the very same question; inf: corrections off.
+    correction_threshold: float = 1.16
+    #: Down to this similarity, a question whose own answer is the one a 👎 was given on gets
+    #: that 👎's correction (fitted by bench/corrections.py; inf: never).
+    correction_same_answer: float = 1.05
     #: The short-answer reader: "default" (the one shipped in qa/models/weights/reader), "none", or
     #: the folder of another (``qa train-reader --out``).
     reader: str = "default"

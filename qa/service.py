@@ -20,12 +20,15 @@ from typing import Any
 
 from qa.answer import rankers as rankersmod
 from qa.answer.answerer import Answer, Answerer, Passage, make_passages
+from qa.answer.corrected import corrected_answer
+from qa.answer.corrections import Correction, Corrections, Match
 from qa.config import DEFAULT_KB, Settings, UnknownKb, cos_range
 from qa.errors import BadInput
 from qa.ingest import text as textmod
 from qa.ingest.corpus import file_hashes, stat_signature
 from qa.models.embedding import Embedder
 from qa.search.bilingual import bridge
+from qa.search.filters import Where, filtered
 from qa.search.followup import in_context, search_context
 from qa.search.glossary import CORPUS_GLOSSARY, Glossary
 from qa.search.retrieve import Hit, Query, Weights, make_query, search
@@ -86,6 +89,10 @@ class QA:
         self._loading = threading.Lock()  # one thread loads or rebuilds at a time
         #: the corpus changed while another build held the lock: build at the next question
         self._stale = False
+        #: the base's remembered corrections (``qa.answer.corrections``)
+        self.corrections = Corrections(self.settings.corpus_dir,
+                                       self.settings.correction_threshold,
+                                       self.settings.correction_same_answer)
 
     @classmethod
     def for_kb(cls, name: str, settings: Settings | None = None,
@@ -202,37 +209,67 @@ class QA:
 
     # -- questions -----------------------------------------------------------------------
 
-    def ask(self, question: str, k: int = 3, history: Sequence[str] | None = None) -> Answer:
+    def ask(self, question: str, k: int = 3, history: Sequence[str] | None = None,
+            where: Where | dict[str, Any] | None = None) -> Answer:
         """Answer ``question`` with at most ``k`` cited passages, best first.
 
         ``history`` is the user's earlier questions, oldest first; a follow-up that leans on
-        them ("那2021年呢?") is read in their context. Raises ``ValueError`` for an empty or
-        over-long question or a bad ``k``.
+        them ("那2021年呢?") is read in their context. ``where`` restricts it to some documents
+        (``qa.search.filters``). Raises ``ValueError`` for an empty or over-long question, a
+        bad ``k`` or filter, or a filter no document passes (``NoDocumentMatches``).
         """
         text = clean_question(question, self.settings.max_question_chars)
         check_k(k)
+        where = Where.parse(where)
         earlier = [clean_question(h, self.settings.max_question_chars)
                    for h in (history or []) if isinstance(h, str) and h.strip()]
-        index = self.refresh()
+        served = self.refresh()
+        index = filtered(served, where, self.settings.kb)
+        match = None if earlier else self._correction(text, served, index)
+        if match is not None and match.sure:
+            return self._corrected(text, k, index, match)
         context = search_context(text, earlier)
         answer = self._answer(index, text, k, context)
         if earlier and not context and not answer.found:  # it may lean on them after all
             other = self._answer(index, text, k, in_context(text, earlier))
             if other.confidence > answer.confidence:
                 answer = other
+        if match is not None and answer.span == match.correction.answered:
+            return self._corrected(text, k, index, match)  # asked as wrongly as the corrected
         return replace(answer, kb=self.settings.kb, passages=self._mine(answer.passages))
 
-    def passages(self, question: str, k: int = 3, lexical: bool = False) -> list[Passage]:
-        """The ``k`` best passages for ``question``, cited, without an answer sentence.
-        ``lexical`` ranks by BM25 alone and never loads the embedding model: the fast path of
-        a fresh process (``qa search --lexical``). It reads the published index as it is,
-        without the checks and rebuilds of ``refresh`` (``IndexProblem`` if there is none)."""
+    def _correction(self, text: str, served: Store, index: Store) -> Match | None:
+        """The correction ``text`` is close to, if any (over ``index``, the served index or
+        its filtered view: a correction citing outside the filter does not apply)."""
+        sources = getattr(index, "sources", None)
+
+        def admits(c: Correction) -> bool:
+            return sources is None or (c.kind == "span" and c.source in sources)
+
+        return self.corrections.match(text, served, self.embedder.encode_query, admits)
+
+    def _corrected(self, text: str, k: int, index: Store, match: Match) -> Answer:
+        """The answer ``match``'s correction gives, over ``text``'s own search hits."""
+        log.info("correction %s answers %r (similarity %.3f%s)", match.correction.id, text,
+                 match.score, "" if match.sure else ", the same answer as the corrected")
+        answer = corrected_answer(text, match, index, self.search(index, text, k)[1],
+                                  self.weights)
+        return replace(answer, kb=self.settings.kb, passages=self._mine(answer.passages))
+
+    def passages(self, question: str, k: int = 3, lexical: bool = False,
+                 where: Where | dict[str, Any] | None = None) -> list[Passage]:
+        """The ``k`` best passages for ``question``, cited, without an answer sentence, of
+        the documents ``where`` admits (all without it). ``lexical`` ranks by BM25 alone and
+        never loads the embedding model: the fast path of a fresh process (``qa search
+        --lexical``). It reads the published index as it is, without the checks and rebuilds
+        of ``refresh`` (``IndexProblem`` if there is none)."""
         text = clean_question(question, self.settings.max_question_chars)
         check_k(k)
+        where = Where.parse(where)
         if not lexical:
-            return self._mine(make_passages(self.search(self.refresh(), text, k)[1],
-                                            self.weights))
-        index = self._index or self.store.load()
+            index = filtered(self.refresh(), where, self.settings.kb)
+            return self._mine(make_passages(self.search(index, text, k)[1], self.weights))
+        index = filtered(self._index or self.store.load(), where, self.settings.kb)
         hits = search(index, make_query(self._expand(index, text), None), k, self.weights)
         return self._mine(make_passages(hits, self.weights, lexical=True))
 

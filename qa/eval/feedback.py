@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,12 +103,22 @@ def agrees(answer: Answer, j: Judgment) -> bool:
 
 def agreement(engine: object, judgments: list[Judgment]) -> dict[str, float]:
     """The share of ``judgments`` the engine's current answers agree with, overall and by
-    kind (each with its count)."""
+    kind (each with its count), its remembered corrections turned off meanwhile (each
+    judgment would otherwise be answered by its own: ``qa.answer.corrections``)."""
+    from qa.answer.corrections import Corrections
+
+    memory = getattr(engine, "corrections", None)
+    if memory is not None:
+        engine.corrections = Corrections(memory.corpus_dir, math.inf)  # type: ignore[attr-defined]
     kinds: dict[str, list[bool]] = {}
-    for j in judgments:
-        ok = agrees(engine.ask(j.question), j)  # type: ignore[attr-defined]
-        kinds.setdefault("all", []).append(ok)
-        kinds.setdefault(j.kind, []).append(ok)
+    try:
+        for j in judgments:
+            ok = agrees(engine.ask(j.question), j)  # type: ignore[attr-defined]
+            kinds.setdefault("all", []).append(ok)
+            kinds.setdefault(j.kind, []).append(ok)
+    finally:
+        if memory is not None:
+            engine.corrections = memory  # type: ignore[attr-defined]
     out: dict[str, float] = {}
     for kind, oks in kinds.items():
         out[kind] = round(sum(oks) / len(oks), 4)

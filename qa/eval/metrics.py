@@ -1,7 +1,8 @@
 """What ``qa eval --squad`` and ``qa eval --genres`` ask of one answer, and their tables.
 
 A passage *holds* a gold answer when it comes from the question's own file and contains one
-of the gold strings; the answer sentence does when ``found`` is true, it sits in that file and
+of the gold strings (spaces and character widths aside: ``holds``); the answer sentence does
+when ``found`` is true, it sits in that file and
 contains one. A yes/no question is answered right when ``found`` is true and the short answer
 is 是 (YES) or 否 (NO). A question the corpus does not answer is refused when ``found`` is false.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -21,17 +23,29 @@ YES_NO_SHORT = {"YES": "是", "NO": "否"}
 NAN = float("nan")
 
 
+def _bare(text: str) -> str:
+    """``text`` in NFKC form without whitespace: a scan's OCR sees neither the space in
+    "0571-8672 3018" nor the width of a comma, and neither changes what is said."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def holds(text: str, gold: Iterable[str]) -> bool:
+    """Whether ``text`` holds one of the ``gold`` strings (``_bare`` on both sides)."""
+    bare = _bare(text)
+    return any(g and _bare(g) and _bare(g) in bare for g in gold)
+
+
 def first_hit(answer: Answer, source: str, gold: Iterable[str]) -> int | None:
     """1-based rank of the first passage of ``source`` holding a gold string, or None."""
     gold = [g for g in gold if g]
     return next((i for i, p in enumerate(answer.passages, 1)
-                 if p.source == source and any(g in p.text for g in gold)), None)
+                 if p.source == source and holds(p.text, gold)), None)
 
 
 def sentence_holds(answer: Answer, source: str, gold: Iterable[str]) -> bool:
     """The answer sentence is found, comes from ``source`` and holds a gold string."""
     return answer.found and answer.span is not None and answer.span[0] == source \
-        and any(g and g in answer.text for g in gold)
+        and holds(answer.text, gold)
 
 
 def yes_no_right(answer: Answer, expected: str | None) -> bool:

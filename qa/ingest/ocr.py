@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import itertools
+import re
 import statistics
 from dataclasses import dataclass
 from functools import lru_cache
@@ -82,6 +83,9 @@ def read_lines(image: Any) -> list[OcrLine]:
     return sorted(lines, key=lambda line: (round(line.box[1] * 200), line.box[0]))
 
 
+_UNBROKEN = re.compile(r"[0-9A-Za-z:：.,，%/-]*")
+
+
 def paragraphs(lines: list[OcrLine], aspect: float = 1.0) -> list[list[OcrLine]]:
     """Lines grouped into paragraphs: a new one after a wide gap, after a line that ends
     short of the right margin, or at a line that starts indented. ``aspect`` is the image's
@@ -96,7 +100,10 @@ def paragraphs(lines: list[OcrLine], aspect: float = 1.0) -> list[list[OcrLine]]
     groups: list[list[OcrLine]] = [[lines[0]]]
     for prev, line in itertools.pairwise(lines):
         gap = line.box[1] - prev.box[3]
-        short = prev.box[2] < right - 2 * char
+        # a line wrapped before a run of digits or Latin that would not fit ends short of the
+        # margin by about that run's width (digits are about half a CJK character wide)
+        lead = len(_UNBROKEN.match(line.text).group())  # type: ignore[union-attr]
+        short = prev.box[2] < right - (2 + 0.6 * lead) * char
         indented = line.box[0] > left + 1.2 * char
         if gap > 1.2 * height or short or indented:
             groups.append([line])

@@ -4,9 +4,9 @@ Every sheet is read. Its name is a heading (level 1); rows at the top holding on
 the whole width (a title "2023年销售报表" merged across) are headings below it; then the
 header row(s) are found (``qa.ingest.tables``) and every data row becomes one unit naming its
 columns: "型号：X-200；单价：1,280元；库存：35". Merged cells are repeated over the cells they
-cover, empty rows are skipped, a totals row (合计/总计/小计) is marked in its place, dates
-read as dates ("2023年4月1日") and numbers as their cell format shows them (thousands
-separators, decimals, percent, a unit in quotes such as "元").
+cover, empty rows are skipped, a totals row (合计/总计/小计) is marked in its place, and
+dates and numbers read as their cell format shows them ("2023-04-01", "2023年4月1日";
+thousands separators, decimals, percent, a unit in quotes such as "元").
 
 Limits (``IngestLimits``): rows per sheet, counted in the XML before openpyxl loads anything,
 and cells per workbook; a file past one is refused with a message naming the sheet.
@@ -147,12 +147,10 @@ def _add_sheet(out: TextBuilder, name: str, rows: list[tuple[int, list[str]]],
 
 
 def cell_text(value: object, number_format: str = "General") -> str:
-    """A cell's value as the sheet shows it: dates as 2023年4月1日, numbers in their format."""
-    if isinstance(value, dt.datetime):
-        day = f"{value.year}年{value.month}月{value.day}日"
-        return day if value.time() == dt.time() else f"{day} {value:%H:%M}"
+    """A cell's value as the sheet shows it: dates and numbers in their format (a date
+    without one as 2023-04-01)."""
     if isinstance(value, dt.date):
-        return f"{value.year}年{value.month}月{value.day}日"
+        return format_date(value, number_format or "General")
     if isinstance(value, dt.time):
         return f"{value:%H:%M}"
     if isinstance(value, bool):
@@ -160,6 +158,43 @@ def cell_text(value: object, number_format: str = "General") -> str:
     if isinstance(value, int | float):
         return format_number(value, number_format or "General")
     return str(value).strip()
+
+
+_DATE_TOKEN = re.compile(r'"[^"]*"|\\.|yyyy|yy|mmmm|mmm|mm|m|dd|d|hh|h|ss|s|AM/PM|.', re.I)
+
+
+def format_date(value: dt.date, number_format: str) -> str:
+    """``value`` as Excel's date ``number_format`` shows it (years, months, days, hours,
+    minutes, seconds and quoted literals such as "年"); ISO 8601 for a general format."""
+    fmt = re.sub(r"\[[^\]]*\]", "", number_format.split(";")[0])
+    if not re.search(r"[yd]", fmt, re.I):
+        iso = value.isoformat(sep=" ", timespec="minutes") if isinstance(value, dt.datetime) \
+            else value.isoformat()
+        return iso.removesuffix(" 00:00")
+    t = value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month,
+                                                                   value.day)
+    out, after_hour = [], False
+    for tok in _DATE_TOKEN.findall(fmt):
+        low = tok.lower()
+        if tok.startswith('"'):
+            out.append(tok[1:-1])
+        elif tok.startswith("\\"):
+            out.append(tok[1:])
+        elif low in ("yyyy", "yy"):
+            out.append(f"{t.year}" if low == "yyyy" else f"{t.year % 100:02d}")
+        elif low in ("mm", "m"):
+            n = t.minute if after_hour else t.month
+            out.append(f"{n:02d}" if low == "mm" else str(n))
+        elif low in ("dd", "d"):
+            out.append(f"{t.day:02d}" if low == "dd" else str(t.day))
+        elif low in ("hh", "h"):
+            out.append(f"{t.hour:02d}" if low == "hh" else str(t.hour))
+        elif low in ("ss", "s"):
+            out.append(f"{t.second:02d}")
+        else:
+            out.append(tok)
+        after_hour = low in ("hh", "h") or (after_hour and not low.isalpha())
+    return "".join(out).strip()
 
 
 def format_number(value: float, number_format: str) -> str:

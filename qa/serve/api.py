@@ -11,6 +11,9 @@ app.py mounts the Gradio UI into. OpenAPI docs at ``/docs``.
     POST   /v1/feedback          👍/👎 on an answer -> a line of corpus/.qa/feedback.jsonl
     GET    /v1/kbs               the knowledge bases;  POST /v1/kbs {"name"}: create one
     DELETE /v1/kbs/{kb}          delete one ("default" cannot be)
+    GET    /v1/models            OpenAI-compatible: qa, qa:NAME, qa:* (``qa.serve.openai_api``)
+    POST   /v1/chat/completions  OpenAI-compatible chat (stream or not), with citations
+    GET    /v1/corrections       remembered corrections; DELETE …/{id}; POST …/faq (faq.jsonl)
     …      /v1/kbs/{kb}/…        every endpoint above, of base ``kb`` (``qa.serve.routes``);
                                  /v1/kbs/*/ask and /v1/kbs/*/search ask every base
 
@@ -43,6 +46,8 @@ from starlette.exceptions import HTTPException
 from qa.bases import ALL, Bases
 from qa.config import DEFAULT_KB, Settings
 from qa.errors import HTTP_STATUS, QAError, http_status
+from qa.serve.corrections_api import add_correction_routes
+from qa.serve.openai_api import add_openai_routes
 from qa.serve.routes import (
     MAX_FILES_PER_UPLOAD,
     AskRequest,
@@ -225,6 +230,9 @@ def create_api(engine: QA, bases: Bases | None = None) -> FastAPI:
     ctx = Context(bases, write, errors, reader)
     add_base_routes(api, "/v1", default, default, ctx)
     add_base_routes(api, "/v1/kbs/{kb}", one, any_, ctx)
+    add_openai_routes(api, ctx)  # /v1/models, /v1/chat/completions
+    add_correction_routes(api, "/v1", default, ctx)  # …/corrections
+    add_correction_routes(api, "/v1/kbs/{kb}", one, ctx)
     read_default = reader(default)
 
     @api.get("/v1/kbs", tags=["knowledge bases"], responses=errors)

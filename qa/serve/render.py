@@ -84,7 +84,15 @@ def _linked(label: str, url: str | None) -> str:
 
 def answer_head(answer: Answer, links: bool = False) -> str:
     """The first chat message: the answer sentence and where it is, or the refusal, plain.
-    With ``links`` where it is links to the document with the sentence marked."""
+    With ``links`` where it is links to the document with the sentence marked. An answer
+    given by a remembered correction carries its mark ("已按反馈更正（date）") after it."""
+    note = getattr(answer, "note", "")
+    if note:
+        return f"{_answer_head(answer, links)}\n\n*{escape(note)}*"
+    return _answer_head(answer, links)
+
+
+def _answer_head(answer: Answer, links: bool) -> str:
     if not answer.found:
         return escape(answer.text)
     where = ""

@@ -1,8 +1,8 @@
 """The endpoints of one knowledge base, added twice by ``qa.serve.api``: under ``/v1`` for
 "default" (today's paths) and under ``/v1/kbs/{kb}`` for any base.
 
-    POST   …/ask                     {"question", "k", "history"} -> the Answer as JSON
-    POST   …/search                  {"question", "k", "lexical"} -> {"passages": [...]}
+    POST   …/ask                     {"question", "k", "history", "filter"} -> the Answer
+    POST   …/search                  {"question", "k", "lexical", "filter"} -> {"passages"}
     GET    …/documents               the base's files and their status against its index
     GET    …/documents/{name}        one file's text; ?start=&end=: the span and its paragraph
     GET    …/view/{name}?start=&end= the same as an HTML page, the span marked (``#cited``)
@@ -39,12 +39,17 @@ class AskRequest(BaseModel):
     k: StrictInt = Field(3, description="passages to return, 1 to 20")
     history: list[StrictStr] = Field(default_factory=list,
                                      description="the user's earlier questions, oldest first")
+    filter: dict[str, Any] | None = Field(
+        None, examples=[{"folder": "reports", "type": ["pdf"], "after": "2023-01-01"}],
+        description="only the documents that pass: name (file-name pattern), folder, type, "
+                    "after/before (the title block's date), sources (exact paths)")
 
 
 class SearchRequest(BaseModel):
     question: StrictStr = Field(examples=["微软2019年向OpenAI投资了多少钱?"])
     k: StrictInt = Field(3, description="passages to return, 1 to 20")
     lexical: StrictBool = Field(False, description="BM25 only, no model")
+    filter: dict[str, Any] | None = Field(None, description="as in …/ask")
 
 
 Span = tuple[StrictStr, StrictInt, StrictInt]
@@ -93,12 +98,14 @@ def add_base_routes(api: FastAPI, prefix: str, one: Callable[..., str],
     @api.post(f"{prefix}/ask", tags=tags or ["questions"], responses=errors)
     def ask(body: AskRequest, kb: str = Depends(read_any)) -> dict[str, Any]:
         """The answer sentence, whether the corpus answers at all, and the cited passages."""
-        return bases.ask(body.question, kb=kb, k=body.k, history=body.history).to_json()
+        return bases.ask(body.question, kb=kb, k=body.k, history=body.history,
+                         where=body.filter).to_json()
 
     @api.post(f"{prefix}/search", tags=tags or ["questions"], responses=errors)
     def search(body: SearchRequest, kb: str = Depends(read_any)) -> dict[str, Any]:
         """The best passages, cited, without an answer sentence."""
-        passages = bases.passages(body.question, kb=kb, k=body.k, lexical=body.lexical)
+        passages = bases.passages(body.question, kb=kb, k=body.k, lexical=body.lexical,
+                                  where=body.filter)
         return {"question": body.question, "passages": [asdict(p) for p in passages]}
 
     @api.get(f"{prefix}/documents", tags=tags or ["documents"], responses=errors)

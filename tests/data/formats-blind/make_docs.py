@@ -16,24 +16,21 @@ import random
 import re
 import sys
 
-import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
-
 import docx
+import numpy as np
+import openpyxl
 from docx.enum.section import WD_ORIENT  # noqa: F401  (kept for clarity)
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
-from docx.shared import Cm, Emu, Pt, RGBColor
-
-from pptx import Presentation
-from pptx.util import Inches, Pt as PPt
-
-import openpyxl
+from docx.shared import Cm, Pt
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
-
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from pptx import Presentation
+from pptx.util import Inches
+from pptx.util import Pt as PPt
 from pypdf import PdfReader
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -438,9 +435,7 @@ def build_xlsx(src_name, out_name):
                 cell.border = BORDER
                 if fmt:
                     cell.number_format = fmt
-                elif isinstance(val, float) and not float(val).is_integer():
-                    cell.number_format = "0.00"
-                elif isinstance(val, float):
+                elif (isinstance(val, float) and not float(val).is_integer()) or isinstance(val, float):
                     cell.number_format = "0.00"
             r += 1
         # totals row
@@ -570,7 +565,7 @@ def build_scan_pdf(src_name, out_name):
             break
     W, H = A4_PX
     images, angles = [], []
-    for pno, page in enumerate(pages):
+    for page in pages:
         img = Image.new("L", (W, H), 255)
         d = ImageDraw.Draw(img)
         for kind, text, align, x_ind, y, font in page:
