@@ -276,6 +276,8 @@ def parser() -> argparse.ArgumentParser:
                    help="m3e, e5, or a BERT folder (qa train-mlm writes one)")
     t.add_argument("--out", default=str(Path(__file__).resolve().parent / "models" / "weights"
                                         / "reader"))
+    t.add_argument("--init", metavar="FOLDER",
+                   help="start from this reader folder (its encoder and span head)")
     t.add_argument("--work", default="checkpoints/reader",
                    help="checkpoint folder: a run started again goes on from it")
     t.add_argument("--epochs", type=int, default=2)

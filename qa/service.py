@@ -24,6 +24,7 @@ from qa.answer.corrected import corrected_answer
 from qa.answer.corrections import Correction, Corrections, Match
 from qa.config import DEFAULT_KB, Settings, UnknownKb, cos_range
 from qa.errors import BadInput
+from qa.ingest import periods
 from qa.ingest import text as textmod
 from qa.ingest.corpus import file_hashes, stat_signature
 from qa.models.embedding import Embedder
@@ -324,6 +325,8 @@ class QA:
         """``text`` with its glossary terms in Chinese and, for an English question, the corpus
         words its other English words translate (``qa.search.bilingual``)."""
         expanded = self.glossary.expand(text)
+        if quarters := periods.aliases(text):  # 2023年第二季度 <-> 2023Q2
+            expanded = f"{expanded} {' '.join(quarters)}"
         if textmod.is_chinese(text):
             return expanded
         extra = [w for w in bridge(index).translate(text) if w not in expanded]

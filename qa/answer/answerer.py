@@ -186,6 +186,10 @@ class Answerer:
         if unknown_organisation(question, index, self.glossary):  # "苹果公司…" never named
             answer.confidence = min(answer.confidence, round(threshold / 2, 4))
         answer.found = answer.confidence >= threshold
+        if not answer.found and table_crossing(question, best.text):
+            # a question naming a table row and one of its columns is answered by their
+            # crossing (format sets: tests/data/formats-blind, bench/formats_vs_txt.py)
+            answer.found, answer.confidence = True, max(answer.confidence, threshold)
         if answer.found:
             source = best.hit.chunk.source
             answer.text, answer.span = best.text, (source, *best.span)
@@ -223,6 +227,13 @@ class Answerer:
             return None
         s, e = int(best.scores["short_start"]), int(best.scores["short_end"])
         return (s, e) if e > s else None
+
+
+def table_crossing(question: str, sentence: str) -> bool:
+    """Whether ``sentence`` is a table row the question names, with a column it asks for."""
+    from qa.ingest.tables import asked_cell, names_row
+
+    return names_row(question, sentence) and asked_cell(question, sentence) is not None
 
 
 def metadata_answer(question: str, index: Store, hits: list[Hit],

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from qa.ingest import periods
+
 _NUMBER = re.compile(r"^[-+(（]?[¥$€£]?\s*[\d.,，]+\s*[%‰万亿元件个台人次]*[)）]?$")
 _DATE = re.compile(r"^\d{4}[-/年.]\d{1,2}([-/月.]\d{1,2}日?)?$")
 TOTAL_WORDS = ("合计", "总计", "小计", "总和", "total", "sum")
@@ -97,19 +99,52 @@ def _pairs(text: str) -> set[str]:
     return {text[i:i + 2] for i in range(len(text) - 1)} or {text}
 
 
+def _common_run(a: str, b: str) -> tuple[int, int]:
+    """The length of the longest run of characters ``a`` and ``b`` share, and where it ends
+    in ``a``."""
+    best, end = 0, 0
+    prev = [0] * (len(b) + 1)
+    for i, x in enumerate(a, 1):
+        row = [0] * (len(b) + 1)
+        for j, y in enumerate(b, 1):
+            if x == y:
+                row[j] = prev[j - 1] + 1
+                if row[j] > best:
+                    best, end = row[j], i
+        prev = row
+    return best, end
+
+
 def asked_cell(question: str, record: str) -> tuple[int, int] | None:
     """The (start, end) in ``record`` of the value of the column ``question`` asks for: the
-    column whose name shares the most of its character pairs with the question (at least
-    0.6, and no other as many), leaving out the columns whose value the question names (the
-    row it picks: "X-200的单价" asks 单价, not 型号). None when no column is clearly asked."""
-    asked = _pairs(question)
+    column whose name shares the most character pairs with the question (one or more; on a
+    tie, the longest run, then the one where that run ends the name, as the leaf of a
+    two-level header "金额（万元）毛利" does), leaving out the columns whose value the question names (the row
+    it picks: "X-200的单价" asks 单价, not 型号). None when no column is clearly asked."""
+    q = question.lower()
+    asked = _pairs(q)
     scored = []
     for name, start, end in record_cells(record):
-        if record[start:end].lower() in question.lower():
+        value = record[start:end].lower()
+        if value in q or any(a.lower() in q for a in periods.aliases(value)):
             continue
-        pairs = _pairs(name)
-        scored.append((len(pairs & asked) / len(pairs), start, end))
+        run, at = _common_run(name.lower(), q)
+        shared = len(_pairs(name.lower()) & asked)
+        scored.append(((shared, run, at == len(name), -len(name)), start, end))
     scored.sort(reverse=True)
-    if not scored or scored[0][0] < 0.6 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+    if not scored or scored[0][0][0] < 1 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
         return None
     return scored[0][1], scored[0][2]
+
+
+def names_row(question: str, record: str) -> bool:
+    """Whether ``question`` names ``record``'s row: one of its cells' values (two or more
+    characters, not a bare number) or that value's other spelling (2023Q2, 2023年第二季度)."""
+    q = question.lower()
+    for _, start, end in record_cells(record):
+        value = record[start:end].lower()
+        if len(value) < 2 or re.fullmatch(r"[\d.,%]+", value):
+            continue
+        if value in q or any(a.lower() in q for a in periods.aliases(value)):
+            return True
+    return False

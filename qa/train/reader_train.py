@@ -141,6 +141,11 @@ def main(args: argparse.Namespace) -> int:
     if args.freeze_embeddings:
         base.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     net = reader_net(base.encoder)
+    if args.init:
+        from qa.config import Settings
+        from qa.train.reader_init import init_from_reader
+
+        init_from_reader(net, Path(args.init), Settings.from_env().model_cache)
     maker = WindowMaker(base.tokenizer, base.layout, fit, args.max_length, args.stride,
                         args.keep_null, args.others)
     print(f"fit: {sum(len(p.questions) for p in fit)} questions in {len(fit)} paragraphs; "
@@ -168,7 +173,7 @@ def main(args: argparse.Namespace) -> int:
         f"{base.licence}; trained on CMRC 2018 and DRCD (CC BY-SA) and CAIL2019 (cite Duan et "
         "al., CCL 2019)", "trained_on": [f"{s.name}: 'fit' articles (qa.eval.squad.split_of)"
                                          for s in sets],
-        "max_length": args.max_length, "stride": args.stride, "kinds": ["span", "yes", "no",
+        "init": args.init or None, "max_length": args.max_length, "stride": args.stride, "kinds": ["span", "yes", "no",
                                                                          "null"],
         "commit": commit(), "train_minutes": round(minutes, 1), "epochs": args.epochs,
         "max_steps": args.max_steps, "lr": args.lr, "batch": args.batch, "seed": args.seed,
