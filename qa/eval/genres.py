@@ -118,10 +118,11 @@ def load_genres(folder: Path, split: str = "all") -> list[GenreQuestion]:
 
 def plan(folder: Path, questions: list[GenreQuestion], mode: str
          ) -> list[tuple[str, list[str], list[GenreQuestion]]]:
-    """(name, documents, questions) of each corpus: "all" documents asked about at once, each
+    """(name, documents, questions) of each corpus: "all" documents at once (not README / PROVENANCE files), each
     "genre"'s documents, or each "doc" alone."""
     if mode == "all":
-        return [("all", sorted({q.doc for q in questions}), questions)]
+        return [("all", sorted(p.name for p in (Path(folder) / "docs").iterdir()
+                               if p.is_file() and not p.stem.isupper()), questions)]
     if mode not in CORPORA:
         raise BadInput(f"--genre-corpus must be one of {', '.join(CORPORA)}, not {mode!r}")
     key = (lambda q: q.genre) if mode == "genre" else (lambda q: Path(q.doc).stem)
