@@ -328,6 +328,9 @@ def main(settings: Settings | None = None) -> None:
     try:  # warm every step of a question (model, jieba, answer layer) before the first visitor
         warm = example_questions(engine.index.records())
         engine.ask(warm[0] if warm else "你好")
+        from qa.search.bilingual import bridge
+
+        bridge(engine.index)  # CC-CEDICT, read once: seconds the first English question waited
     except Exception:  # the visitors' questions will say what is wrong, as before
         log.exception("the warm-up question failed")
     server = make_server(engine)
