@@ -16,7 +16,6 @@ session's token.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import threading
 import time
@@ -119,15 +118,10 @@ class Sessions:
         """The token of the session a request (Starlette's or ``gr.Request``) carries."""
         if request is None:
             return None
-        try:
-            cookies = request.cookies
-        except (AttributeError, KeyError):
-            cookies = None
+        cookies = getattr(request, "cookies", None)
         if not cookies:
-            raw = ""
-            with contextlib.suppress(AttributeError):
-                raw = request.headers.get("cookie", "")
-            cookies = _parse_cookies(raw)
+            headers = getattr(request, "headers", None)
+            cookies = _parse_cookies(headers.get("cookie", "") if headers is not None else "")
         return self.token(cookies.get(COOKIE)) if cookies else None
 
 
