@@ -337,4 +337,4 @@ def main(settings: Settings | None = None) -> None:
     print(f"qa: serving on http://{engine.settings.server_name}:{engine.settings.server_port}/ "
           "(REST API under /v1, docs at /docs)", flush=True)
     uvicorn.run(server, host=engine.settings.server_name, port=engine.settings.server_port,
-                log_level="warning")
+                log_level="warning", access_log=False)
