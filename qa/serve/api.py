@@ -216,9 +216,10 @@ def create_api(engine: QA, bases: Bases | None = None, sessions: Any = None) -> 
         return DEFAULT_KB
 
     def reader(resolve: Callable[..., str]) -> Callable[..., str]:
-        def read(request: Request, kb: str = Depends(resolve),
+        def read(request: Request = None, kb: str = Depends(resolve),  # type: ignore[assignment]
                  credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
-            if credentials is None and sessions is not None and request.method == "GET":
+            if credentials is None and sessions is not None and request is not None \
+                    and request.method == "GET":
                 token = sessions.of(request)
                 if token:
                     credentials = HTTPAuthorizationCredentials(scheme="Bearer",
