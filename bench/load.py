@@ -6,8 +6,8 @@
 
 Bounded in count and time, and 127.0.0.1 only. Without ``--url`` it copies corpus/ to a temp
 folder, starts ``python app.py`` there on a free port (its index in the temp folder, never the
-project's), and makes two runs of at least ``--questions`` questions from
-tests/data/questions.jsonl: one plain, one with ``python -m qa build --full`` started against
+project's), and makes two runs of at least ``--questions`` distinct questions (``bench/load_questions.py``:
+the questions of tests/data/questions.jsonl in several wordings, none asked twice): one plain, one with ``python -m qa build --full`` started against
 the same index folder when half the questions are done plus a call of the app's ``/rebuild``
 (it keeps asking until the build is over, within the time bound). Every reply must be complete:
 an answer or no-answer note followed by at least one citation. It prints one table: requests,
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -38,7 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import OFFLINE, ROOT, free_port, questions, wait_for_page
+from common import OFFLINE, ROOT, free_port, machine, wait_for_page
+from load_questions import Source
 
 CITATION = re.compile(r"\[1\] \S+ · (第\d+页 · )?第\d+段 · 字符 \d+–\d+")
 
@@ -142,7 +142,9 @@ class HttpClient:
 
     def __init__(self, url: str) -> None:
         import http.client
+        import uuid
 
+        self.session = uuid.uuid4().hex[:12]  # one per client, as a browser or gradio_client
         parts = urllib.parse.urlparse(url)
         self.prefix = parts.path.rstrip("/") + "/gradio_api/call"
         self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
@@ -157,7 +159,7 @@ class HttpClient:
         return text
 
     def predict(self, *data: Any, api_name: str) -> Any:
-        body = json.dumps({"data": list(data)}).encode("utf-8")
+        body = json.dumps({"data": list(data), "session_hash": self.session}).encode("utf-8")
         event = json.loads(self._request("POST", f"{self.prefix}{api_name}", body))["event_id"]
         stream = self._request("GET", f"{self.prefix}{api_name}/{event}")
         kind, payload = "", ""
@@ -182,12 +184,12 @@ def make_client(url: str, kind: str) -> Any:
     return Client(url, verbose=False, download_files=False)
 
 
-def drive(url: str, run: Run, items: list[dict[str, Any]], clients: int, deadline: float,
+def drive(url: str, run: Run, source: Source, count: int, clients: int, deadline: float,
           halfway: threading.Event | None = None, until: threading.Event | None = None,
           kind: str = "http") -> None:
     """``clients`` threads, each with its own client (``kind``: the lean HTTP one or
-    gradio_client), share the question list; with ``until`` they go on past the list
-    (cycling it) until that event is set."""
+    gradio_client), ask ``count`` distinct questions of ``source``; with ``until`` they go on
+    past ``count`` until that event is set."""
 
     lock = threading.Lock()
     state = {"next": 0}
@@ -197,12 +199,12 @@ def drive(url: str, run: Run, items: list[dict[str, Any]], clients: int, deadlin
             i = state["next"]
             if time.monotonic() > deadline:
                 return None
-            if i >= len(items) and (until is None or until.is_set()):
+            if i >= count and (until is None or until.is_set()):
                 return None
             state["next"] = i + 1
-            if halfway is not None and i == len(items) // 2:
+            if halfway is not None and i == count // 2:
                 halfway.set()
-            return items[i % len(items)]
+            return source.next()
 
     def worker() -> None:
         try:
@@ -322,10 +324,8 @@ def main() -> int:
     args = p.parse_args()
     if not 1 <= args.clients <= 64 or not 1 <= args.questions <= 20_000:
         raise SystemExit("--clients must be 1..64 and --questions 1..20000")
-    rng = random.Random(args.seed)
-    bank = questions()
-    items = [bank[i % len(bank)] for i in range(args.questions)]
-    rng.shuffle(items)
+    source = Source(args.seed)
+    print(machine(), flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="qa-load-"))
     proc, env = None, None
@@ -343,7 +343,7 @@ def main() -> int:
             print(f"app.py up on {url} in {time.monotonic() - t0:.1f} s (index built at start)")
         plain = Run("plain")
         with cpu_of(plain, proc):
-            drive(url, plain, items, args.clients, time.monotonic() + args.max_seconds,
+            drive(url, plain, source, args.questions, args.clients, time.monotonic() + args.max_seconds,
                   kind=args.client)
         during = Run("through a rebuild")
         halfway, finished = threading.Event(), threading.Event()
@@ -352,7 +352,7 @@ def main() -> int:
                                      args=(url, env, during, halfway, finished, deadline))
         rebuilder.start()
         with cpu_of(during, proc):
-            drive(url, during, items, args.clients, deadline, halfway=halfway,
+            drive(url, during, source, args.questions, args.clients, deadline, halfway=halfway,
                   until=finished, kind=args.client)
             rebuilder.join()
         runs = [plain, during]
@@ -364,7 +364,7 @@ def main() -> int:
                                        args=(url, other, halfway, finished, deadline))
             builder.start()
             with cpu_of(other, proc):
-                drive(url, other, items, args.clients, deadline, halfway=halfway,
+                drive(url, other, source, args.questions, args.clients, deadline, halfway=halfway,
                       until=finished, kind=args.client)
                 builder.join()
             runs.append(other)
@@ -372,8 +372,12 @@ def main() -> int:
             served = re.findall(r"serving index generation (gen-[\w-]+)",
                                 (work / "server.log").read_text(errors="replace"))
             during.notes.append("generations the app served: " + (", ".join(served) or "?"))
-        print(f"\n{args.clients} concurrent clients, {args.questions} questions per run "
-              f"(tests/data/questions.jsonl, cycled)\n")
+        from qa.models.quantization import cpu_isa
+
+        print(f"\n{args.clients} concurrent clients, at least {args.questions} questions per run, "
+              f"{source.given} asked, {source.repeats} of them repeats (bench/load_questions.py)"
+              f"\nCPU: {machine().splitlines()[0].removeprefix('machine: ')}; ONNX Runtime "
+              f"kernels: {cpu_isa()}\n")
         print(table(runs))
         for run in runs:
             for note in run.notes:

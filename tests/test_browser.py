@@ -50,16 +50,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def running_app(root: Path, **env_changes: str) -> Iterator[str]:
+def running_app(root: Path, ready: str = "", **env_changes: str) -> Iterator[str]:
     """``python app.py`` over ``root/corpus`` and ``root/index`` (other knowledge bases in
-    ``root/kbs``) on a free port of 127.0.0.1, no tokens; yields its URL once its page
-    answers, stops it afterwards and checks its log holds no traceback."""
+    ``root/kbs``) on a free port of 127.0.0.1, no tokens unless ``env_changes`` set them;
+    yields its URL once its page (or the path ``ready``) answers, stops it afterwards and
+    checks its log holds no traceback."""
     port = free_port()
     env = dict(os.environ, GRADIO_SERVER_PORT=str(port), QA_CORPUS_DIR=str(root / "corpus"),
                QA_INDEX_DIR=str(root / "index"), QA_KB_ROOT=str(root / "kbs"),
                GRADIO_ANALYTICS_ENABLED="False", **env_changes)
     for name in ("GRADIO_SERVER_NAME", "QA_API_TOKEN", "QA_READ_TOKEN"):
-        env.pop(name, None)  # the default bind, 127.0.0.1, and open reads are what is tested
+        if name not in env_changes:  # by default the bind 127.0.0.1 and open reads
+            env.pop(name, None)
     log = (root / "server.log").open("w")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -70,7 +72,7 @@ def running_app(root: Path, **env_changes: str) -> Iterator[str]:
             if proc.poll() is not None:
                 pytest.fail("app.py exited:\n" + (root / "server.log").read_text())
             try:
-                with urllib.request.urlopen(url, timeout=5) as r:
+                with urllib.request.urlopen(url + ready, timeout=5) as r:
                     if r.status == 200:
                         break
             except OSError:

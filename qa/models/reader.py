@@ -38,6 +38,11 @@ MAX_QUESTION = 64
 MAX_LENGTH = 256
 #: the longest answer, in tokens
 MAX_ANSWER = 40
+#: windows read in one model call are padded to the longest: the questions waiting to be read
+#: go in calls of questions whose longest windows are about as long (at most this many times
+#: the shortest of the call's); a question's own windows stay in one call, so one question
+#: alone is read as before (docs/performance.md)
+PAD_RATIO = 1.15
 #: the least cosine of an int8 model's start and end scores to its fp32 twin's on this CPU
 INT8_MIN_COSINE = 0.99
 #: what the int8 check reads: general questions and texts, one longer than the window
@@ -182,6 +187,36 @@ class Reader:
             kinds = e / e.sum(-1, keepdims=True)
         return out[0], out[1], kinds
 
+    def _run_by_length(self, encs: list[list[Any]]
+                       ) -> tuple[list[Any], list[Any], list[Any] | None]:
+        """``_run`` of the windows of several questions (``encs``: each question's) in calls
+        of questions of about the same longest window (``PAD_RATIO``): each window's start
+        and end scores (and kinds), in the order of the windows."""
+        longest = [max(len(e.ids) for e in mine) for mine in encs]
+        first = [0]  # the index of each question's first window among all windows
+        for mine in encs:
+            first.append(first[-1] + len(mine))
+        groups: list[list[int]] = []
+        for q in sorted(range(len(encs)), key=lambda q: longest[q]):
+            if groups and longest[q] <= PAD_RATIO * longest[groups[-1][0]]:
+                groups[-1].append(q)
+            else:
+                groups.append([q])
+        n = first[-1]
+        starts: list[Any] = [None] * n
+        ends: list[Any] = [None] * n
+        kinds: list[Any] | None = [None] * n
+        for group in groups:
+            rows = [i for q in sorted(group) for i in range(first[q], first[q + 1])]
+            s, e, k = self._run(self.session, [e for q in sorted(group) for e in encs[q]])
+            for row, i in enumerate(rows):
+                starts[i], ends[i] = s[row], e[row]
+                if k is None:
+                    kinds = None
+                elif kinds is not None:
+                    kinds[i] = k[row]
+        return starts, ends, kinds
+
     def encode(self, question: str, contexts: Sequence[str]) -> list[Any]:
         """Tokenized ``[CLS] question [SEP] context [SEP]`` pairs, the question cut to
         ``MAX_QUESTION`` tokens and the context to what fits in ``MAX_LENGTH``."""
@@ -214,7 +249,7 @@ class Reader:
     def _read_many(self, items: list[tuple[str, list[str], Any]]) -> list[list[Reading]]:
         """``read`` of several questions' contexts in one model call."""
         encs = [self.encode(question, contexts) for question, contexts, _ in items]
-        starts, ends, kinds = self._run(self.session, [e for each in encs for e in each])
+        starts, ends, kinds = self._run_by_length(encs)
         out, row = [], 0
         for (_, _, focus), mine in zip(items, encs, strict=True):
             out.append([self._reading(e, starts[row + i], ends[row + i],

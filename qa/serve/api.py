@@ -171,9 +171,11 @@ def _install_error_handlers(api: FastAPI) -> None:
                             content={"error": "internal error (see the server log)"})
 
 
-def create_api(engine: QA, bases: Bases | None = None) -> FastAPI:
+def create_api(engine: QA, bases: Bases | None = None, sessions: Any = None) -> FastAPI:
     """The FastAPI app serving ``engine`` (the "default" knowledge base) and every other base
-    of ``bases`` (by default the bases beside ``engine``'s, sharing its model)."""
+    of ``bases`` (by default the bases beside ``engine``'s, sharing its model). With
+    ``sessions`` (``qa.serve.login.Sessions``) a GET read without a bearer token may use the
+    token of the chat's login session (the document view a citation opens)."""
     settings = engine.settings
     bases = bases or Bases(default=engine)
     bearer = HTTPBearer(auto_error=False, description="QA_API_TOKEN (reads: QA_READ_TOKEN)")
@@ -214,8 +216,14 @@ def create_api(engine: QA, bases: Bases | None = None) -> FastAPI:
         return DEFAULT_KB
 
     def reader(resolve: Callable[..., str]) -> Callable[..., str]:
-        def read(kb: str = Depends(resolve),
+        def read(request: Request = None, kb: str = Depends(resolve),  # type: ignore[assignment]
                  credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+            if credentials is None and sessions is not None and request is not None \
+                    and request.method == "GET":
+                token = sessions.of(request)
+                if token:
+                    credentials = HTTPAuthorizationCredentials(scheme="Bearer",
+                                                               credentials=token)
             names = bases.names() if kb == ALL else [kb]
             for name in names:  # every base asked must let the token read it
                 token = bases.read_token(name)

@@ -9,12 +9,14 @@ history, kb="default") -> ("", history), ``/ask_example``, ``/clear``, ``/like``
 ``/feedback`` (👍/👎 on an answer), ``/load``, and the knowledge-base tab's (``qa.serve.kb_tab``):
 ``/documents``, ``/select_kb``, ``/upload``, ``/delete_document``, ``/rebuild``, ``/create_kb``,
 ``/delete_kb``. A citation in the chat links to the document with the sentence marked
-(``/v1/kbs/{kb}/view/{name}``, ``qa.serve.docpage``).
+(``/v1/kbs/{kb}/view/{name}``, ``qa.serve.docpage``). With ``QA_READ_TOKEN`` the chat is behind a
+login (``qa.serve.login``) and shows each visitor the bases their token reads.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections import OrderedDict
@@ -90,15 +92,18 @@ def answer_record(answer: Answer, asked: str) -> dict[str, Any]:
 
 
 def ask_base(message: str, history: list[dict[str, Any]] | None, bases: Bases,
-             kb: str = DEFAULT_KB) -> tuple[list[dict], dict[str, Any] | None]:
+             kb: str = DEFAULT_KB, shown: list[str] | None = None,
+             ) -> tuple[list[dict], dict[str, Any] | None]:
     """The chat with ``message`` asked of base ``kb`` (``"*"``: every base) and answered, and
-    the answer's feedback record (None when there is no answer to judge)."""
+    the answer's feedback record (None when there is no answer to judge). ``shown``: the
+    bases the visitor may ask (by default those whose reads need no token)."""
     history = list(history or [])
     record = None
     try:
-        if kb not in public_names(bases) and kb != ALL:
+        shown = public_names(bases) if shown is None else shown
+        if kb not in shown and kb != ALL:
             raise NotFound(f"knowledge base {kb!r}: none, or its reads need a token (REST)")
-        if kb == ALL and len(public_names(bases)) < len(bases.names()):
+        if kb == ALL and len(shown) < len(bases.names()):
             raise NotFound("some knowledge bases need a read token: ask them one by one")
         answer = bases.ask(message, kb=kb or DEFAULT_KB, k=3,
                            history=_earlier_questions(history))
@@ -165,32 +170,40 @@ def _session(request: gr.Request | None) -> str:
     return str(getattr(request, "session_hash", "") or "")
 
 
-def make_app(engine: QA, bases: Bases | None = None) -> gr.Blocks:
+def make_app(engine: QA, bases: Bases | None = None, sessions: Any = None) -> gr.Blocks:
     """The chat tab and the knowledge-base tab over ``engine`` and the other knowledge bases
-    beside it (``bases``)."""
+    beside it (``bases``). With ``sessions`` (``qa.serve.login.Sessions``: a private
+    deployment) the page starts empty and each visitor is shown the bases their login's
+    token reads."""
     bases = bases or Bases(default=engine)
-    libraries = Libraries(bases)
+    libraries = Libraries(bases, sessions)
+    private = sessions is not None
 
-    def examples_update() -> gr.Dataset:  # from the index in memory: never a rebuild here
+    def examples_update(shown: list[str]) -> gr.Dataset:  # from the index in memory
+        if DEFAULT_KB not in shown:  # the default base's titles are not the visitor's to see
+            return gr.Dataset(samples=[])
         index = engine.serving or engine.index
         return gr.Dataset(samples=[[q] for q in example_questions(index.records())])
 
-    def page_state(base: str = DEFAULT_KB) -> tuple[Any, ...]:
-        base = libraries.known(base)
+    def page_state(base: str = DEFAULT_KB, request: gr.Request = None) -> tuple[Any, ...]:
+        base = libraries.known(base, request)
         library = libraries(base)
-        return (examples_update(), documents_table(library), index_line(library),
+        shown = libraries.shown(request)
+        chat = gr.Dropdown(choices=libraries.choices(request), value=base) if private else \
+            gr.Dropdown(choices=kb_choices(bases))
+        return (examples_update(shown), documents_table(library), index_line(library),
                 gr.Dropdown(choices=library.names(), value=None),
-                gr.Dropdown(choices=public_names(bases), value=base),
-                gr.Dropdown(choices=kb_choices(bases)))
+                gr.Dropdown(choices=shown, value=base), chat)
 
     with gr.Blocks(title="qa · 文章问答") as demo:
         gr.Markdown("# 文章问答\n基于语料库的引用式问答：答案都是语料中的原句，并标明出处"
-                    "（文件 · 段落 · 字符位置，点击可查看原文）。REST API 见 [/docs](/docs)。")
+                    "（文件 · 段落 · 字符位置，点击可查看原文）。REST API 见 [/docs](/docs)。"
+                    + (" · [退出登录](/logout)" if private else ""))
         with gr.Tabs():
             with gr.Tab("对话", id="chat"):
-                examples, chat_kb = _chat_tab(engine, bases)
+                examples, chat_kb = _chat_tab(engine, bases, libraries, private)
             with gr.Tab("知识库", id="kb") as kb_tab:
-                kb = build_tab(engine, bases)
+                kb = build_tab(engine, bases, private)
         outputs = [examples, kb["table"], kb["index"], kb["choice"], kb["base"], chat_kb]
         demo.load(page_state, None, outputs, api_name="load")
         kb_tab.select(page_state, [kb["base"]], outputs, api_name="documents")
@@ -198,9 +211,10 @@ def make_app(engine: QA, bases: Bases | None = None) -> gr.Blocks:
     return demo
 
 
-def _chat_tab(engine: QA, bases: Bases) -> tuple[gr.Dataset, gr.Dropdown]:
-    kb = gr.Dropdown(label="知识库（* 为全部）", choices=kb_choices(bases), value=DEFAULT_KB,
-                     elem_id="chat-kb")
+def _chat_tab(engine: QA, bases: Bases, libraries: Libraries,
+              private: bool) -> tuple[gr.Dataset, gr.Dropdown]:
+    kb = gr.Dropdown(label="知识库（* 为全部）", choices=[] if private else kb_choices(bases),
+                     value=None if private else DEFAULT_KB, elem_id="chat-kb")
     chatbot = gr.Chatbot(label="对话", height=560, sanitize_html=True, layout="bubble",
                          placeholder="向语料库提问：答案先行，出处可展开，点击出处查看原文。",
                          elem_id="chatbot")
@@ -213,15 +227,16 @@ def _chat_tab(engine: QA, bases: Bases) -> tuple[gr.Dataset, gr.Dropdown]:
     note = gr.Markdown(elem_id="feedback-status")
     box = gr.Textbox(placeholder="输入问题，按回车发送", label="问题", lines=1,
                      max_length=engine.settings.max_question_chars + 1000, autofocus=True)
-    examples = gr.Dataset(components=[box], samples=[[q] for q in
-                                                     example_questions(engine.index.records())],
+    samples = [] if private else [[q] for q in example_questions(engine.index.records())]
+    examples = gr.Dataset(components=[box], samples=samples,
                           label="示例问题（来自语料的标题）", type="values")
     clear = gr.Button("清空对话", size="sm")
     judged = Judged()
 
     def ask(message: str, history: list[dict[str, Any]] | None, base: str = DEFAULT_KB,
             request: gr.Request | None = None) -> tuple[str, list]:
-        chat, record = ask_base(message, history, bases, base)
+        shown = libraries.shown(request) if private else None
+        chat, record = ask_base(message, history, bases, base or DEFAULT_KB, shown)
         if record is not None:
             judged.put(_session(request), len(history or []) + 1, record)
         return "", chat
@@ -261,20 +276,39 @@ def _chat_tab(engine: QA, bases: Bases) -> tuple[gr.Dataset, gr.Dropdown]:
     return examples, kb
 
 
+#: Gradio's queue recomputes its analytics summary (a pandas groupby over up to 10,000
+#: past events) after every event unless told otherwise: 7-14 ms of CPU a question, a fifth
+#: of one. Once per 1000 events costs nothing (an explicit setting of the variable wins).
+GRADIO_DEFAULTS = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000"}
+
+
 def make_server(engine: QA) -> FastAPI:
-    """The REST API with the Gradio app mounted at ``/``; when reads of the default base need
-    a token (``QA_READ_TOKEN`` or its own ``read_token``) the REST API alone, since the chat
-    cannot send one yet and would answer anyone."""
+    """The REST API with the Gradio app mounted at ``/``. When reads of the default base need
+    a token (``QA_READ_TOKEN`` or its own ``read_token``) the chat is behind a login
+    (``qa.serve.login``): a read token opens the bases it reads, in the chat and in the
+    document view."""
+    for name, value in GRADIO_DEFAULTS.items():  # read when the app's queue is made
+        os.environ.setdefault(name, value)
     bases = Bases(default=engine)
+    sessions = None
     if bases.read_token("default"):
-        log.warning("reads need a token (QA_READ_TOKEN): serving the REST API only, not the "
-                    "chat, which cannot send one")
-        return create_api(engine, bases)
-    demo = make_app(engine, bases)
+        from qa.serve.login import Sessions
+
+        sessions = Sessions()
+        log.info("reads need a token (QA_READ_TOKEN): the chat is behind a login (/login)")
+    demo = make_app(engine, bases, sessions)
     demo.queue(default_concurrency_limit=engine.settings.app_workers)
-    return gr.mount_gradio_app(create_api(engine, bases), demo, path="/", footer_links=["api"],
-                               show_error=False, css=CSS,
-                               max_file_size=2 * engine.settings.max_file_bytes + (1 << 20))
+    api = create_api(engine, bases, sessions)
+    if sessions is not None:
+        from qa.serve.login import LoginGate, add_login_routes
+
+        add_login_routes(api, bases, sessions)
+    server = gr.mount_gradio_app(api, demo, path="/", footer_links=["api"],
+                                 show_error=False, css=CSS,
+                                 max_file_size=2 * engine.settings.max_file_bytes + (1 << 20))
+    if sessions is not None:
+        server.add_middleware(LoginGate, sessions=sessions)
+    return server
 
 
 def main(settings: Settings | None = None) -> None:
@@ -294,10 +328,13 @@ def main(settings: Settings | None = None) -> None:
     try:  # warm every step of a question (model, jieba, answer layer) before the first visitor
         warm = example_questions(engine.index.records())
         engine.ask(warm[0] if warm else "你好")
+        from qa.search.bilingual import bridge
+
+        bridge(engine.index)  # CC-CEDICT, read once: seconds the first English question waited
     except Exception:  # the visitors' questions will say what is wrong, as before
         log.exception("the warm-up question failed")
     server = make_server(engine)
     print(f"qa: serving on http://{engine.settings.server_name}:{engine.settings.server_port}/ "
           "(REST API under /v1, docs at /docs)", flush=True)
     uvicorn.run(server, host=engine.settings.server_name, port=engine.settings.server_port,
-                log_level="warning")
+                log_level="warning", access_log=False)

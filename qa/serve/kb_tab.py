@@ -20,7 +20,7 @@ import gradio as gr
 
 from qa.bases import ALL, Bases
 from qa.config import DEFAULT_KB
-from qa.errors import QAError, title
+from qa.errors import NotFound, QAError, title
 from qa.serve.api import authorized
 from qa.serve.library import Library, Refused, Rejected
 from qa.serve.render import escape
@@ -37,19 +37,42 @@ NO_TOKEN = "**需要访问令牌：** 本服务设置了 QA_API_TOKEN，请在�
 
 class Libraries:
     """The ``Library`` of each knowledge base, as ``Bases`` keeps it for the whole process
-    (the REST API's too)."""
+    (the REST API's too), and the bases a visitor is shown: without ``sessions`` those whose
+    reads need no token; with them (a private deployment, ``qa.serve.login``) those the
+    token of the visitor's login reads."""
 
-    def __init__(self, bases: Bases) -> None:
-        self.bases = bases
+    def __init__(self, bases: Bases, sessions: Any = None) -> None:
+        self.bases, self.sessions = bases, sessions
 
     def __call__(self, name: str) -> Library:
         return self.bases.kept(name, Library)
 
-    def known(self, name: object) -> str:
-        """``name`` when it is a base the app may show (else "default": a base deleted
-        meanwhile, or one whose reads need a token)."""
-        return name if isinstance(name, str) and name in public_names(self.bases) \
-            else DEFAULT_KB
+    def shown(self, request: Any = None) -> list[str]:
+        """The bases the app shows the visitor of ``request``."""
+        if self.sessions is None:
+            return public_names(self.bases)
+        from qa.serve.login import readable
+
+        token = self.sessions.of(request)
+        return readable(self.bases, token) if token else []
+
+    def choices(self, request: Any = None) -> list[str]:
+        """What the chat may ask: every base shown, then "*" (all of them; in a private
+        deployment only for a login that reads every base)."""
+        shown = self.shown(request)
+        if self.sessions is not None and len(shown) < len(self.bases.names()):
+            return shown
+        return [*shown, ALL]
+
+    def known(self, name: object, request: Any = None) -> str:
+        """``name`` when it is a base the app may show the visitor (else the first it may:
+        "default" unless its reads need a token the visitor lacks)."""
+        shown = self.shown(request)
+        if isinstance(name, str) and name in shown:
+            return name
+        if not shown:
+            raise NotFound("请先登录（/login）：没有可以查看的知识库")
+        return DEFAULT_KB if DEFAULT_KB in shown else shown[0]
 
 
 def _size(n: int | None) -> str:
@@ -171,13 +194,15 @@ def delete_base(bases: Bases, name: str | None, typed: str | None, token: str | 
     return f"**已删除知识库** {escape(name)} 及其文件和索引。"
 
 
-def build_tab(engine: QA, bases: Bases) -> dict[str, Any]:
-    """The tab's components (call inside ``gr.Tab``)."""
+def build_tab(engine: QA, bases: Bases, private: bool = False) -> dict[str, Any]:
+    """The tab's components (call inside ``gr.Tab``); ``private``: empty until the page's
+    load fills in what the visitor's login may see."""
     kb: dict[str, Any] = {}
     gr.Markdown("选择知识库，管理其中的文件与索引。上传或删除后点 **重建索引**；"
                 "重建期间对话继续用旧索引回答。")
     with gr.Row(equal_height=True):
-        kb["base"] = gr.Dropdown(label="知识库", choices=public_names(bases), value=DEFAULT_KB,
+        kb["base"] = gr.Dropdown(label="知识库", choices=[] if private else public_names(bases),
+                                 value=None if private else DEFAULT_KB,
                                  scale=2, elem_id="kb-base")
         kb["new_name"] = gr.Textbox(label="新知识库名称", placeholder="字母、数字、_ - .",
                                     scale=2, elem_id="kb-new-name")
@@ -186,8 +211,8 @@ def build_tab(engine: QA, bases: Bases) -> dict[str, Any]:
                                    elem_id="kb-confirm")
         kb["drop"] = gr.Button("删除知识库", variant="stop", scale=1, elem_id="kb-drop")
     library = bases.kept(DEFAULT_KB, Library)
-    kb["index"] = gr.Markdown(index_line(library))
-    kb["table"] = gr.Dataframe(value=documents_table(library),
+    kb["index"] = gr.Markdown("" if private else index_line(library))
+    kb["table"] = gr.Dataframe(value=[] if private else documents_table(library),
                                headers=TABLE_HEADERS, datatype=["str"] * 6, interactive=False,
                                wrap=True, label="文档", elem_id="kb-table",
                                column_widths=["26%", "9%", "9%", "7%", "13%", "36%"])
@@ -201,7 +226,8 @@ def build_tab(engine: QA, bases: Bases) -> dict[str, Any]:
                 kb["add"] = gr.Button("添加到知识库", variant="primary", scale=2)
         with gr.Column(scale=2):
             kb["choice"] = gr.Dropdown(label="选择要删除的文件",
-                                       choices=library.names(), value=None)
+                                       choices=[] if private else library.names(),
+                                       value=None)
             kb["delete"] = gr.Button("删除所选文件", variant="stop")
             kb["token"] = gr.Textbox(label="访问令牌（QA_API_TOKEN）", type="password",
                                      visible=bool(engine.settings.api_token))
@@ -217,28 +243,34 @@ def wire_tab(engine: QA, bases: Bases, kb: dict[str, Any], outputs: list[Any],
     base = kb["base"]
 
     def upload(files: list[dict[str, Any]] | None, replace: bool, token: str,
-               name: str = DEFAULT_KB) -> tuple:
-        name = libraries.known(name)
+               name: str = DEFAULT_KB, request: gr.Request = None) -> tuple:
+        name = libraries.known(name, request)
         return (upload_files(libraries(name), files, replace, token, engine), None,
-                *page_state(name))
+                *page_state(name, request))
 
-    def delete(file: str | None, token: str, name: str = DEFAULT_KB) -> tuple:
-        name = libraries.known(name)
-        return (delete_document(libraries(name), file, token, engine), *page_state(name))
+    def delete(file: str | None, token: str, name: str = DEFAULT_KB,
+               request: gr.Request = None) -> tuple:
+        name = libraries.known(name, request)
+        return (delete_document(libraries(name), file, token, engine),
+                *page_state(name, request))
 
-    def rebuild(token: str, name: str = DEFAULT_KB,
+    def rebuild(token: str, name: str = DEFAULT_KB, request: gr.Request = None,
                 progress: gr.Progress = gr.Progress()) -> tuple:
-        name = libraries.known(name)
-        return (rebuild_index(bases.engine(name), token, progress), *page_state(name))
+        name = libraries.known(name, request)
+        return (rebuild_index(bases.engine(name), token, progress), *page_state(name, request))
 
-    def create(name: str, token: str) -> tuple:
+    def create(name: str, token: str, request: gr.Request = None) -> tuple:
         report = create_base(bases, name, token, engine)
         made = (name or "").strip()
-        return (report, "", *page_state(made if made in bases.names() else DEFAULT_KB))
+        return (report, "", *page_state(made if made in bases.names() else DEFAULT_KB,
+                                         request))
 
-    def drop(name: str, typed: str, token: str) -> tuple:
+    def drop(name: str, typed: str, token: str, request: gr.Request = None) -> tuple:
         report = delete_base(bases, name, typed, token, engine)  # Bases forgets its Library
-        return (report, "", *page_state(libraries.known(name)))
+        return (report, "", *page_state(name, request))
+
+    def select(name: str, request: gr.Request = None) -> tuple:
+        return page_state(name, request)
 
     status = kb["status"]
     # preprocess=False: the handler sees each file's name as the browser sent it (Gradio's
@@ -254,8 +286,7 @@ def wire_tab(engine: QA, bases: Bases, kb: dict[str, Any], outputs: list[Any],
                        api_name="create_kb", concurrency_limit=1)
     kb["drop"].click(drop, [base, kb["confirm"], kb["token"]], [status, kb["confirm"], *outputs],
                      api_name="delete_kb", concurrency_limit=1)
-    base.input(lambda name: page_state(libraries.known(name)), [base], outputs,
-               api_name="select_kb")
+    base.input(select, [base], outputs, api_name="select_kb")
 
 
 def public_names(bases: Bases) -> list[str]:
