@@ -95,3 +95,19 @@ def test_a_stopped_run_resumes_to_the_same_weights(tokenizer, paragraphs, tmp_pa
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(),
                             strict=True):
         assert torch.allclose(a, b, atol=1e-6), name
+
+
+@pytest.mark.slow
+def test_a_reader_with_kind_heads_gives_kind_probabilities() -> None:
+    """The shipped format-2 reader (span / yes / no / null heads) through ``Reader.read``: one
+    probability per kind summing to one, and the span still found in its context."""
+    from qa.models.reader import KINDS, Reader, default_folder
+
+    reader = Reader(default_folder().parent / "reader-kinds")
+    context = "长江全长约6300公里,是亚洲第一长河。"
+    got = reader.read("长江全长多少公里?", [context, "今天的会议改到下午三点。"])
+    for r in got:
+        assert r.kinds is not None and len(r.kinds) == len(KINDS)
+        assert abs(sum(r.kinds) - 1) < 1e-3 and r.kind in KINDS
+    assert "6300公里" in context[got[0].start : got[0].end]
+    assert got[0].kinds[0] > got[1].kinds[0]  # more "a span here" where the answer is
