@@ -90,7 +90,7 @@ def test_a_stopped_run_resumes_to_the_same_weights(tokenizer, paragraphs, tmp_pa
     straight = _tiny_run(tokenizer, paragraphs, tmp_path / "a", 6, 6)
     _tiny_run(tokenizer, paragraphs, tmp_path / "b", 3, 6)
     assert (tmp_path / "b" / "checkpoint.pt").is_file()
-    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["step"] == 3
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["step"] == 3
     resumed = _tiny_run(tokenizer, paragraphs, tmp_path / "b", 6, 6)
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(),
                             strict=True):

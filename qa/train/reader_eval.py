@@ -3,8 +3,8 @@
 Each question's paragraph is read in the training windows; over its windows the kind of
 answer is the most likely of: span (best window's span probability), YES, NO, and null (the
 least null probability of any window). The span is the best start + end score of any window
-(at most ``MAX_ANSWER`` tokens), so EM / F1 (CMRC 2018's metric) are those of a reader forced
-to answer, as the published readers are scored; ``found`` is the share of span questions whose
+(``qa.models.reader.best_span``, as at run time), so EM / F1 (CMRC 2018's metric) are those of
+a reader forced to answer, as the published readers are scored; ``found`` is the share of span questions whose
 kind is not null, ``refused`` that of unanswerable questions whose kind is null, ``yes_no`` the
 share of yes/no questions given the right kind.
 """
@@ -18,28 +18,15 @@ from typing import Any
 
 import numpy as np
 
+from qa.models.reader import best_span
 from qa.train.reader_data import Paragraph
 from qa.train.reader_windows import NO, NULL, SPAN, YES, question_kind, tensors, windows
-
-MAX_ANSWER = 40
 
 
 def _sample(paragraphs: list[Paragraph], n: int) -> list[tuple[Paragraph, Any]]:
     pairs = [(p, q) for p in paragraphs for q in p.questions]
     pairs.sort(key=lambda pq: hashlib.sha1(pq[1].id.encode()).digest())
     return pairs[:n] if n else pairs
-
-
-def best_span(start: np.ndarray, end: np.ndarray, inside: np.ndarray) -> tuple[int, int, float]:
-    s = np.where(inside, start, -np.inf)
-    e = np.where(inside, end, -np.inf)
-    best = (0, 0, -np.inf)
-    for d in range(min(MAX_ANSWER, len(s))):
-        scores = s[: len(s) - d] + e[d:]
-        i = int(np.argmax(scores))
-        if scores[i] > best[2]:
-            best = (i, i + d, float(scores[i]))
-    return best
 
 
 def torch_scorer(net: Any) -> Any:

@@ -81,7 +81,7 @@ def train(net: Any, maker: Any, args: argparse.Namespace, work: Path, pad_id: in
     work.mkdir(parents=True, exist_ok=True)
     ckpt = work / "checkpoint.pt"
     if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=True)  # tensors and numbers: no pickle
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa.eval.squad import Question
+from qa.models.reader import MAX_QUESTION
 from qa.train.reader_data import Paragraph, answer_span
 
 #: what a window answers: a span of it, yes, no, or nothing
 KINDS = ("span", "yes", "no", "null")
 SPAN, YES, NO, NULL = range(4)
-MAX_QUESTION = 64
 
 
 @dataclass(frozen=True)
