@@ -28,17 +28,6 @@ FORMATS = ROOT / "tests" / "data" / "formats"
 SCANS = ("news-flood-scan.pdf", "news-launch-mixed.pdf", "policy-leave-scan.png")
 
 
-def cer(truth: str, read: str) -> tuple[int, int]:
-    """(edit distance, truth characters), whitespace ignored."""
-    a, b = "".join(truth.split()), "".join(read.split())
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1], len(a)
-
-
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -56,6 +45,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     header("OCR: seconds per A4 page and character error rate (rapidocr-onnxruntime)")
+    from qa.eval.metrics import char_errors
     from qa.ingest.corpus import read_document
     from qa.ingest.ocr import _engine, engine_version
 
@@ -76,7 +66,7 @@ def main() -> None:
                 doc = read_document(corpus, name, 10**9, on_page=lambda d, t, seen=seen: seen.append(t))
                 wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
                 pages = max(seen, default=0)
-                errors, chars = cer(truth, ocr_text(doc))
+                errors, chars = char_errors(truth, ocr_text(doc))
                 rows.append([name, pages, wall / pages, cpu / pages, 100 * errors / chars])
                 pages_all += pages
                 wall_all += wall

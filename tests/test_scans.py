@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from qa.config import Settings
+from qa.eval.metrics import char_errors
 from qa.ingest.chunking import chunk_document
 from qa.ingest.corpus import OCR_CACHE, read_corpus, read_document
 
@@ -20,13 +21,8 @@ FORMATS = Path(__file__).parent / "data" / "formats"
 
 def cer(truth: str, read: str) -> float:
     """Character error rate, whitespace ignored: edit distance over the truth's length."""
-    a, b = "".join(truth.split()), "".join(read.split())
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1] / max(1, len(a))
+    errors, chars = char_errors(truth, read)
+    return errors / max(1, chars)
 
 
 @pytest.fixture(scope="module")

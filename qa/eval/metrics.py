@@ -35,6 +35,18 @@ def holds(text: str, gold: Iterable[str]) -> bool:
     return any(g and _bare(g) and _bare(g) in bare for g in gold)
 
 
+def char_errors(truth: str, read: str) -> tuple[int, int]:
+    """(edit distance, characters of the truth), whitespace ignored: a character error rate's
+    numerator and denominator (OCR, ``bench/ocr.py``)."""
+    a, b = "".join(truth.split()), "".join(read.split())
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1], len(a)
+
+
 def first_hit(answer: Answer, source: str, gold: Iterable[str]) -> int | None:
     """1-based rank of the first passage of ``source`` holding a gold string, or None."""
     gold = [g for g in gold if g]
