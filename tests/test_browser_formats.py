@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from test_bad_office import encrypted, good_files, many_rows, with_part
 from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, running_app
-from test_browser_kb import ask, choose
+from test_browser_kb import ask, choose, create_base
 
 from qa.config import PROJECT_ROOT
 
@@ -78,11 +78,7 @@ def test_bad_files_are_named_and_the_good_ones_answer(server) -> None:  # type: 
                                      headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(url, wait_until="load", timeout=120_000)
-        page.get_by_role("tab", name="知识库").click()
-        page.locator("#kb-new-name input, #kb-new-name textarea").first.fill("office")
-        page.locator("#kb-create").click()
-        status = page.locator("#kb-status")
-        expect(status).to_contain_text("已新建知识库 office", timeout=60_000)
+        status = create_base(page, "office")
 
         accepted = []
         for name, data in bad_files().items():

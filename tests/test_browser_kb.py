@@ -48,6 +48,18 @@ def choose(page, elem_id: str, option: str) -> None:  # type: ignore[no-untyped-
     page.get_by_role("option", name=option, exact=True).click()
 
 
+def create_base(page, name: str):  # type: ignore[no-untyped-def]
+    """Create the base ``name`` in the knowledge-base tab; the tab's status line."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="知识库").click()
+    page.locator("#kb-new-name input, #kb-new-name textarea").first.fill(name)
+    page.locator("#kb-create").click()
+    status = page.locator("#kb-status")
+    expect(status).to_contain_text(f"已新建知识库 {name}", timeout=60_000)
+    return status
+
+
 def ask(page, question: str) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
@@ -73,11 +85,7 @@ def test_a_base_made_filled_asked_cited_judged_and_deleted(server) -> None:  # t
         expect(page.get_by_role("tab", name="知识库")).to_be_visible(timeout=120_000)
 
         # the knowledge-base tab: create "legal", upload into it, rebuild it
-        page.get_by_role("tab", name="知识库").click()
-        page.locator("#kb-new-name input, #kb-new-name textarea").first.fill("legal")
-        page.locator("#kb-create").click()
-        status = page.locator("#kb-status")
-        expect(status).to_contain_text("已新建知识库 legal", timeout=60_000)
+        status = create_base(page, "legal")
         expect(page.locator("#kb-base input")).to_have_value("legal")
         page.locator("#kb-upload input[type=file]").set_input_files([
             {"name": "xinghe.txt", "mimeType": "text/plain", "buffer": ARTICLE.encode()}])
